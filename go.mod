@@ -1,0 +1,3 @@
+module antrea.io/antrea-issuer
+
+go 1.26.0
