@@ -1,0 +1,248 @@
+package signer
+
+import (
+	"crypto/x509"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	// DefaultMinDuration applies when Policy.MinDuration is 0: shorter certificates
+	// would have cert-manager renewing almost continuously.
+	DefaultMinDuration = time.Hour
+	// AntreaMaxDuration is the CA/Browser Forum's historical 397-day cap: it admits the
+	// one-year certificates people ask for and refuses multi-year leaves.
+	AntreaMaxDuration = 397 * 24 * time.Hour
+	// DefaultClusterDomain is Kubernetes' default cluster domain.
+	DefaultClusterDomain = "cluster.local"
+)
+
+// Policy decides which requests an issuer signs.
+type Policy struct {
+	// DNSNames are exact names or patterns whose '*' labels match exactly one DNS label.
+	// Matching is ASCII case-insensitive. Requested names with a trailing dot, empty
+	// labels, non-ASCII characters or a '*' are violations (the last unless AllowWildcards
+	// and a pattern grants the wildcard); an xn-- label is never matched by a '*'.
+	DNSNames []string
+	// CommonNames are the allowed subject CNs, same syntax; empty means DNSNames. An
+	// empty CN is always allowed.
+	CommonNames         []string
+	AllowIPAddresses    bool
+	AllowURIs           bool
+	AllowEmailAddresses bool
+	AllowWildcards      bool
+	KeyUsages           x509.KeyUsage      // allowed set; requesting a subset is fine
+	ExtKeyUsages        []x509.ExtKeyUsage // allowed set
+	MinDuration         time.Duration      // 0 means DefaultMinDuration
+	MaxDuration         time.Duration      // 0 means no maximum (Sign still stops at the CA's expiry)
+}
+
+// AntreaPolicy allows exactly the certificate Antrea's controller serves: DNS names
+// antrea.<ns>.svc and antrea.<ns>.svc.<clusterDomain> (clusterDomain defaults to
+// cluster.local), key usages digital signature and key encipherment, server auth, no IP,
+// URI, email or wildcard SANs, a duration between 1 hour and 397 days.
+func AntreaPolicy(namespace, clusterDomain string) Policy {
+	if clusterDomain == "" {
+		clusterDomain = DefaultClusterDomain
+	}
+	clusterDomain = strings.TrimSuffix(clusterDomain, ".")
+	svc := "antrea." + namespace + ".svc"
+	return Policy{
+		DNSNames:     []string{svc, svc + "." + clusterDomain},
+		KeyUsages:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		MinDuration:  DefaultMinDuration,
+		MaxDuration:  AntreaMaxDuration,
+	}
+}
+
+// Violation is one reason a request is refused. Reason is a complete phrase that names
+// the value, so PolicyError can list reasons as they are.
+type Violation struct {
+	Field  string // the template field: isCA, commonName, dnsNames, ipAddresses, uris, emailAddresses, keyUsages, extKeyUsages, duration
+	Value  string // the offending value, "" when the problem is an absence
+	Reason string
+}
+
+// PolicyError lists every violation of a request at once, so an operator fixes the
+// Certificate in one go instead of one rejection at a time.
+type PolicyError struct {
+	Violations []Violation
+}
+
+func (e *PolicyError) Error() string {
+	reasons := make([]string, len(e.Violations))
+	for i, v := range e.Violations {
+		reasons[i] = v.Reason
+	}
+	return ErrPolicyViolation.Error() + ": " + strings.Join(reasons, "; ")
+}
+
+// Unwrap makes errors.Is(err, ErrPolicyViolation) hold.
+func (e *PolicyError) Unwrap() error { return ErrPolicyViolation }
+
+func (p Policy) minDuration() time.Duration {
+	if p.MinDuration == 0 {
+		return DefaultMinDuration
+	}
+	return p.MinDuration
+}
+
+func (p Policy) commonNamePatterns() []string {
+	if len(p.CommonNames) == 0 {
+		return p.DNSNames
+	}
+	return p.CommonNames
+}
+
+// Evaluate returns nil when the policy allows template, or a *PolicyError listing every
+// violation. The requested duration is NotAfter - NotBefore. An invalid policy (see
+// Validate) fails closed: a malformed pattern matches nothing.
+func (p Policy) Evaluate(template *x509.Certificate) error {
+	if template == nil {
+		return &PolicyError{Violations: []Violation{{Field: "template", Reason: "there is no certificate request"}}}
+	}
+	var vs []Violation
+	add := func(field, value, format string, args ...any) {
+		vs = append(vs, Violation{Field: field, Value: value, Reason: fmt.Sprintf(format, args...)})
+	}
+
+	if template.IsCA {
+		add("isCA", "true", "a CA certificate was requested; this issuer signs only leaf certificates")
+	}
+	if cn := template.Subject.CommonName; cn != "" {
+		if r := p.nameRefusal(cn, p.commonNamePatterns()); r != "" {
+			add("commonName", cn, "common name %s %s", quote(cn), r)
+		}
+	}
+	if len(template.DNSNames) == 0 {
+		add("dnsNames", "", "no DNS names were requested (allowed: %s)", listOrNone(p.DNSNames))
+	}
+	for _, n := range template.DNSNames {
+		if r := p.nameRefusal(n, p.DNSNames); r != "" {
+			add("dnsNames", n, "DNS name %s %s", quote(n), r)
+		}
+	}
+	if len(template.IPAddresses) > 0 && !p.AllowIPAddresses {
+		ips := make([]string, len(template.IPAddresses))
+		for i, ip := range template.IPAddresses {
+			ips[i] = ip.String()
+		}
+		add("ipAddresses", strings.Join(ips, ", "), "IP address SANs are not allowed (requested: %s)", strings.Join(ips, ", "))
+	}
+	if len(template.URIs) > 0 && !p.AllowURIs {
+		uris := make([]string, len(template.URIs))
+		for i, u := range template.URIs {
+			uris[i] = quote(u.String())
+		}
+		add("uris", strings.Join(uris, ", "), "URI SANs are not allowed (requested: %s)", strings.Join(uris, ", "))
+	}
+	if len(template.EmailAddresses) > 0 && !p.AllowEmailAddresses {
+		emails := make([]string, len(template.EmailAddresses))
+		for i, e := range template.EmailAddresses {
+			emails[i] = quote(e)
+		}
+		add("emailAddresses", strings.Join(emails, ", "), "email address SANs are not allowed (requested: %s)", strings.Join(emails, ", "))
+	}
+	for _, b := range keyUsageBits(template.KeyUsage &^ p.KeyUsages) {
+		add("keyUsages", keyUsageName(b), "key usage %q is not allowed (allowed: %s)", keyUsageName(b), keyUsageList(p.KeyUsages))
+	}
+	for _, u := range template.ExtKeyUsage {
+		if !slices.Contains(p.ExtKeyUsages, u) {
+			add("extKeyUsages", extKeyUsageName(u), "extended key usage %q is not allowed (allowed: %s)", extKeyUsageName(u), extKeyUsageList(p.ExtKeyUsages))
+		}
+	}
+	// Sign never copies unknown usages, so requesting one would silently get less than
+	// asked for; refuse instead.
+	for _, oid := range template.UnknownExtKeyUsage {
+		add("extKeyUsages", oid.String(), "extended key usage %s is not allowed (allowed: %s)", oid, extKeyUsageList(p.ExtKeyUsages))
+	}
+	d := template.NotAfter.Sub(template.NotBefore)
+	switch {
+	case d <= 0:
+		add("duration", d.String(), "the requested validity (from %s to %s) is not a positive duration", formatTime(template.NotBefore), formatTime(template.NotAfter))
+	case d < p.minDuration():
+		add("duration", d.String(), "the requested duration %s is shorter than the minimum %s", humanDuration(d), humanDuration(p.minDuration()))
+	case p.MaxDuration > 0 && d > p.MaxDuration:
+		add("duration", d.String(), "the requested duration %s is longer than the maximum %s", humanDuration(d), humanDuration(p.MaxDuration))
+	}
+
+	if len(vs) == 0 {
+		return nil
+	}
+	return &PolicyError{Violations: vs}
+}
+
+// nameRefusal returns why name is refused ("is not allowed ..."), or "".
+func (p Policy) nameRefusal(name string, patterns []string) string {
+	if problem := nameSyntaxProblem(name, p.AllowWildcards); problem != "" {
+		return "is not allowed: " + problem
+	}
+	if !matchesAny(name, patterns) {
+		return "is not allowed (allowed: " + listOrNone(patterns) + ")"
+	}
+	return ""
+}
+
+// Validate reports whether the policy itself is sane, listing every problem.
+func (p Policy) Validate() error {
+	var problems []string
+	if len(p.DNSNames) == 0 {
+		problems = append(problems, "no DNS names are allowed, so every request would be refused")
+	}
+	for _, pat := range p.DNSNames {
+		if pr := patternProblem(pat); pr != "" {
+			problems = append(problems, fmt.Sprintf("DNS name pattern %s is invalid: %s", quote(pat), pr))
+		}
+	}
+	for _, pat := range p.CommonNames {
+		if pr := patternProblem(pat); pr != "" {
+			problems = append(problems, fmt.Sprintf("common name pattern %s is invalid: %s", quote(pat), pr))
+		}
+	}
+	if p.MinDuration < 0 {
+		problems = append(problems, fmt.Sprintf("the minimum duration %s is negative", p.MinDuration))
+	}
+	if p.MaxDuration < 0 {
+		problems = append(problems, fmt.Sprintf("the maximum duration %s is negative", p.MaxDuration))
+	}
+	if p.MaxDuration > 0 && p.minDuration() > p.MaxDuration {
+		problems = append(problems, fmt.Sprintf("the minimum duration %s is longer than the maximum %s", humanDuration(p.minDuration()), humanDuration(p.MaxDuration)))
+	}
+	if p.KeyUsages&(x509.KeyUsageCertSign|x509.KeyUsageCRLSign) != 0 {
+		problems = append(problems, "the key usages cert sign and crl sign are reserved for CA certificates")
+	}
+	for _, b := range keyUsageBits(p.KeyUsages) {
+		if _, ok := keyUsageNames[b]; !ok {
+			problems = append(problems, fmt.Sprintf("key usage bit %d is unknown", int(b)))
+		}
+	}
+	for _, u := range p.ExtKeyUsages {
+		switch _, known := extKeyUsageNames[u]; {
+		case !known:
+			problems = append(problems, fmt.Sprintf("extended key usage %d is unknown", int(u)))
+		case u == x509.ExtKeyUsageAny:
+			problems = append(problems, `extended key usage "any" would let certificates serve any purpose`)
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return newError(ErrInvalidPolicy, "invalid issuer policy: %s", strings.Join(problems, "; "))
+}
+
+// quote escapes non-ASCII and control characters so a look-alike or a newline is visible
+// in the message and cannot forge log lines.
+func quote(s string) string { return strconv.QuoteToASCII(s) }
+
+// humanDuration prints whole days as days, which is how certificate lifetimes are discussed.
+func humanDuration(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d >= 2*day && d%day == 0 {
+		return fmt.Sprintf("%d days", d/day)
+	}
+	return d.String()
+}
