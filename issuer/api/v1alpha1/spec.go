@@ -1,0 +1,124 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// IssuerSpec is shared by AntreaIssuer and AntreaClusterIssuer. An empty spec is valid: a generated
+// ECDSA P-256 CA and Antrea's default policy for the kube-system namespace.
+type IssuerSpec struct {
+	// CA selects the certificate authority that signs: one the issuer generates and rotates
+	// (the default), or one provided by the user in a Secret.
+	// +optional
+	CA CASpec `json:"ca,omitzero"`
+
+	// Policy limits what this issuer signs. By default: only Antrea's controller certificate
+	// (antrea.<antreaNamespace>.svc and antrea.<antreaNamespace>.svc.<clusterDomain>) with
+	// server-auth usages, no IP, URI or e-mail SANs and no wildcards.
+	// +optional
+	Policy PolicySpec `json:"policy,omitzero"`
+}
+
+// CASpec is a union: at most one of Generated and Provided. Neither means Generated with defaults.
+// +kubebuilder:validation:XValidation:rule="!(has(self.generated) && has(self.provided))",message="set at most one of generated and provided"
+type CASpec struct {
+	// Generated makes the issuer create its own CA, store it in a Secret and rotate it before it
+	// expires.
+	// +optional
+	Generated *GeneratedCA `json:"generated,omitempty"`
+
+	// Provided makes the issuer sign with a CA the user keeps in a Secret.
+	// +optional
+	Provided *ProvidedCA `json:"provided,omitempty"`
+}
+
+// GeneratedCA configures a CA that the issuer creates and rotates itself.
+type GeneratedCA struct {
+	// SecretName is the Secret that holds the CA, in the issuer's namespace (AntreaIssuer) or in
+	// the cluster resource namespace (AntreaClusterIssuer). The issuer creates it once and never
+	// overwrites it. Defaults to "<issuer name>-ca".
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	SecretName string `json:"secretName,omitempty"`
+
+	// KeyAlgorithm of the CA key.
+	// +optional
+	// +kubebuilder:default=ECDSAP256
+	// +kubebuilder:validation:Enum=ECDSAP256;ECDSAP384;RSA2048;RSA3072;RSA4096;Ed25519
+	KeyAlgorithm string `json:"keyAlgorithm,omitempty"`
+
+	// Duration is the lifetime of each CA the issuer generates.
+	// +optional
+	// +kubebuilder:default="43800h"
+	Duration *metav1.Duration `json:"duration,omitempty"`
+
+	// RenewBefore is how long before a CA expires the issuer starts rotating to a new one. It must
+	// leave room for every certificate signed by the old CA to be re-issued.
+	// +optional
+	// +kubebuilder:default="8760h"
+	RenewBefore *metav1.Duration `json:"renewBefore,omitempty"`
+}
+
+// ProvidedCA points at a CA that the user manages.
+type ProvidedCA struct {
+	// SecretName is the Secret with the CA in tls.crt (the CA certificate, optionally followed by
+	// its chain) and tls.key, in the issuer's namespace (AntreaIssuer) or in the cluster resource
+	// namespace (AntreaClusterIssuer).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	SecretName string `json:"secretName"`
+}
+
+// PolicySpec limits what the issuer signs.
+// +kubebuilder:validation:XValidation:rule="!has(self.minDuration) || !has(self.maxDuration) || duration(self.minDuration) <= duration(self.maxDuration)",message="minDuration must not exceed maxDuration"
+type PolicySpec struct {
+	// AntreaNamespace is the namespace Antrea runs in; it determines the allowed DNS names.
+	// +optional
+	// +kubebuilder:default=kube-system
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	AntreaNamespace string `json:"antreaNamespace,omitempty"`
+
+	// ClusterDomain is the cluster's DNS domain.
+	// +optional
+	// +kubebuilder:default=cluster.local
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	ClusterDomain string `json:"clusterDomain,omitempty"`
+
+	// DNSNames, when set, replaces the default allowed DNS names. Each entry is an exact name or
+	// a pattern in which '*' stands for exactly one DNS label (for example "antrea.*.svc").
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=253
+	// +listType=set
+	DNSNames []string `json:"dnsNames,omitempty"`
+
+	// AllowIPAddresses permits IP address SANs.
+	// +optional
+	AllowIPAddresses bool `json:"allowIPAddresses,omitempty"`
+
+	// Usages are the key usages a request may ask for, in cert-manager's spelling. Defaults to
+	// digital signature, key encipherment and server auth, which is what Antrea needs.
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=set
+	Usages []KeyUsage `json:"usages,omitempty"`
+
+	// MinDuration is the shortest certificate lifetime a request may ask for.
+	// +optional
+	// +kubebuilder:default="1h"
+	MinDuration *metav1.Duration `json:"minDuration,omitempty"`
+
+	// MaxDuration is the longest certificate lifetime a request may ask for. A certificate never
+	// outlives the CA that signs it: a longer request is cut to the CA's expiry.
+	// +optional
+	// +kubebuilder:default="8760h"
+	MaxDuration *metav1.Duration `json:"maxDuration,omitempty"`
+}
+
+// KeyUsage is a cert-manager key usage name.
+// +kubebuilder:validation:Enum="signing";"digital signature";"content commitment";"key encipherment";"key agreement";"data encipherment";"cert sign";"crl sign";"encipher only";"decipher only";"any";"server auth";"client auth";"code signing";"email protection";"s/mime";"ipsec end system";"ipsec tunnel";"ipsec user";"timestamping";"ocsp signing";"microsoft sgc";"netscape sgc"
+type KeyUsage string
