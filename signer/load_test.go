@@ -35,7 +35,9 @@ func TestLoadCA(t *testing.T) {
 	pkcs1PEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaCA.Key.(*rsa.PrivateKey))})
 	ecParams := []byte("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n")
 	mislabelled := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: mustDecode(t, pkcs8PEM(t, rsaCA.Key))})
-	garbageBlock := func(typ string) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: []byte("not DER at all")}) }
+	garbageBlock := func(typ string) []byte {
+		return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: []byte("not DER at all")})
+	}
 	encrypted := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-128-CBC,00112233445566778899AABBCCDDEEFF"}, Bytes: []byte("ciphertext")})
 	ecCert := certPEM(ecCA.Cert)
 	ecPKCS8 := pkcs8PEM(t, ecCA.Key)
@@ -101,7 +103,7 @@ func TestLoadCA(t *testing.T) {
 			cert: certPEM(expiredRoot.Cert), key: pkcs8PEM(t, expiredRoot.Key),
 			wantErr: ErrCAExpired, wantMsg: "expired at 2026-05-31T12:00:00Z",
 		},
-		"expired one second ago": {cert: ecCert, key: ecPKCS8, now: ecCA.Cert.NotAfter.Add(time.Second), wantErr: ErrCAExpired},
+		"expired one second ago":      {cert: ecCert, key: ecPKCS8, now: ecCA.Cert.NotAfter.Add(time.Second), wantErr: ErrCAExpired},
 		"valid until the last second": {cert: ecCert, key: ecPKCS8, now: ecCA.Cert.NotAfter, wantChainLen: 1},
 		"not yet valid": {
 			cert: ecCert, key: ecPKCS8, now: ecCA.Cert.NotBefore.Add(-time.Second),
@@ -182,4 +184,3 @@ func mustKeyPEM(t testing.TB, ca *CA) []byte {
 	}
 	return k
 }
-
