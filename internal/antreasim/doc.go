@@ -1,0 +1,39 @@
+// Package antreasim stands in for Antrea in tests: a small HTTPS server that answers like
+// antrea-controller's API server (so the real kube-aggregator can judge a caBundle), the objects
+// Antrea's manifests create (APIServices, webhook configurations, the IPPool CRD with a conversion
+// webhook, the Service and endpoints that route the aggregator to the stand-in), an agent-style
+// TLS client that trusts only the antrea-ca ConfigMap, and certificates shaped like the Secrets
+// cert-manager and Antrea's own self-signed mode write.
+//
+// It is test support only: nothing in the antrea-issuer binary imports it. The names and labels
+// are Antrea's own (see /work/shared/ANTREA.md in the project notes and Antrea's Helm chart).
+package antreasim
+
+const (
+	// Namespace is Antrea's default namespace.
+	Namespace = "kube-system"
+	// ServiceName is the Service fronting antrea-controller's API server.
+	ServiceName = "antrea"
+	// SecretName is the Secret antrea-controller reads its serving certificate from.
+	SecretName = "antrea-controller-tls"
+	// CAConfigMapName is the ConfigMap agents read their trust anchor from.
+	CAConfigMapName = "antrea-ca"
+	// CAKey is the key holding the CA bundle in both the Secret and the ConfigMap.
+	CAKey = "ca.crt"
+
+	// LabelApp and LabelServedBy are the labels Antrea puts on every object whose caBundle
+	// antrea-controller maintains.
+	LabelApp      = "app"
+	LabelServedBy = "served-by"
+	// AppAntrea and ServedByController are those labels' values.
+	AppAntrea          = "antrea"
+	ServedByController = "antrea-controller"
+)
+
+// Labels returns Antrea's labels for objects served by antrea-controller.
+func Labels() map[string]string {
+	return map[string]string{LabelApp: AppAntrea, LabelServedBy: ServedByController}
+}
+
+// ServerName is the name agents and the aggregator verify antrea-controller's certificate for.
+func ServerName(namespace string) string { return ServiceName + "." + namespace + ".svc" }
