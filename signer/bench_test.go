@@ -1,0 +1,77 @@
+package signer
+
+import (
+	"crypto/rand"
+	"crypto/x509"
+	"testing"
+)
+
+// benchCAs are the two CA types whose costs docs/signer.md reports; the leaf key is
+// ECDSA P-256 in both, as cert-manager generates by default.
+var benchCAs = []KeyAlgorithm{ECDSAP256, RSA2048}
+
+// BenchmarkSign measures the whole signing path: checks, template, serial, SKID,
+// x509.CreateCertificate (which verifies its own signature), parsing and PEM rendering.
+func BenchmarkSign(b *testing.B) {
+	for _, alg := range benchCAs {
+		b.Run(string(alg), func(b *testing.B) {
+			ca := testCA(b, alg)
+			bundle := NewBundle(ca.Cert)
+			tmpl := leafTemplate(testKey(b, "p256").Public())
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Sign(testNow, ca, bundle, tmpl, SignOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCreateCertificateFloor is only x509.CreateCertificate with the same CA and the
+// template Sign builds (a leaf Sign produced), so Sign - floor is this package's overhead.
+func BenchmarkCreateCertificateFloor(b *testing.B) {
+	for _, alg := range benchCAs {
+		b.Run(string(alg), func(b *testing.B) {
+			ca := testCA(b, alg)
+			pub := testKey(b, "p256").Public()
+			res, err := Sign(testNow, ca, Bundle{}, leafTemplate(pub), SignOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := x509.CreateCertificate(rand.Reader, res.Leaf, ca.Cert, pub, ca.Key); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkPolicyEvaluate(b *testing.B) {
+	p := AntreaPolicy("kube-system", "")
+	tests := map[string][]string{
+		"allowed": {antreaSvc, antreaFQDN},
+		"refused": {"evil.example.com"},
+	}
+	for name, dnsNames := range tests {
+		b.Run(name, func(b *testing.B) {
+			req := leafTemplate(nil, dnsNames...)
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = p.Evaluate(req)
+			}
+		})
+	}
+}
+
+func BenchmarkTemplateFromCSR(b *testing.B) {
+	csr := makeCSR(b, testKey(b, "p256"), &x509.CertificateRequest{DNSNames: []string{antreaSvc, antreaFQDN}})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := TemplateFromCSR(csr, testNow, 90*day, x509.KeyUsageDigitalSignature, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
