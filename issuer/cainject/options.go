@@ -1,0 +1,78 @@
+package cainject
+
+import (
+	"errors"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Defaults: Antrea's own names and labels.
+const (
+	DefaultNamespace      = "kube-system"
+	DefaultSecretName     = "antrea-controller-tls"
+	DefaultSecretKey      = "ca.crt"
+	DefaultConfigMapName  = "antrea-ca"
+	DefaultTargetSelector = "app=antrea,served-by=antrea-controller"
+	DefaultFieldOwner     = "antrea-issuer-cainject"
+)
+
+// Options configure the CA bundle sync.
+type Options struct {
+	Namespace      string // Antrea's namespace, default "kube-system"
+	SecretName     string // default "antrea-controller-tls"
+	SecretKey      string // default "ca.crt"
+	ConfigMapName  string // default "antrea-ca"
+	TargetSelector string // label selector, default "app=antrea,served-by=antrea-controller"
+	FieldOwner     string // default "antrea-issuer-cainject"
+}
+
+// DefaultOptions are Antrea's defaults.
+func DefaultOptions() Options {
+	return Options{
+		Namespace:      DefaultNamespace,
+		SecretName:     DefaultSecretName,
+		SecretKey:      DefaultSecretKey,
+		ConfigMapName:  DefaultConfigMapName,
+		TargetSelector: DefaultTargetSelector,
+		FieldOwner:     DefaultFieldOwner,
+	}
+}
+
+// Validate reports every invalid option.
+func (o Options) Validate() error {
+	var errs []error
+	check := func(field string, msgs []string) {
+		for _, m := range msgs {
+			errs = append(errs, fmt.Errorf("%s: %s", field, m))
+		}
+	}
+	check("namespace", validation.IsDNS1123Label(o.Namespace))
+	check("secret name", validation.IsDNS1123Subdomain(o.SecretName))
+	check("secret key", validation.IsConfigMapKey(o.SecretKey))
+	check("configmap name", validation.IsDNS1123Subdomain(o.ConfigMapName))
+	if _, err := o.selector(); err != nil {
+		errs = append(errs, err)
+	}
+	switch {
+	case o.FieldOwner == "":
+		errs = append(errs, errors.New("field owner: must not be empty"))
+	case len(o.FieldOwner) > 128:
+		errs = append(errs, errors.New("field owner: must be at most 128 characters"))
+	}
+	return errors.Join(errs...)
+}
+
+// selector parses TargetSelector. An empty selector would select every APIService, webhook
+// configuration and CRD of the cluster, so it is refused.
+func (o Options) selector() (labels.Selector, error) {
+	sel, err := labels.Parse(o.TargetSelector)
+	if err != nil {
+		return nil, fmt.Errorf("target selector %q: %w", o.TargetSelector, err)
+	}
+	if sel.Empty() {
+		return nil, fmt.Errorf("target selector %q: must select something (it would match every object)", o.TargetSelector)
+	}
+	return sel, nil
+}
