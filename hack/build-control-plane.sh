@@ -22,7 +22,9 @@ export GOPROXY GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
 log() { echo "build-control-plane: $*" >&2; }
 
 have() { # have BINARY WANTED_VERSION_STRING
-  [ -x "${OUT}/$1" ] && "${OUT}/$1" --version 2>/dev/null | grep -q -- "$2"
+  local args=(--version)
+  [ "$1" = kubectl ] && args=(version --client)
+  [ -x "${OUT}/$1" ] && "${OUT}/$1" "${args[@]}" 2>/dev/null | grep -q -- "$2"
 }
 
 mkdir -p "${OUT}"

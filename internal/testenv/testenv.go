@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -218,4 +219,23 @@ func WriteKubeconfig(cfg *rest.Config, path string) error {
 	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "user"}
 	kc.CurrentContext = "envtest"
 	return clientcmd.WriteToFile(*kc, path)
+}
+
+// Eventually polls check until it returns nil or timeout passes, then fails the test with the
+// last error check returned: tests wait on state, never on sleeps.
+func Eventually(t testing.TB, timeout time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	interval := 20 * time.Millisecond
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s: last seen: %v", timeout, what, err)
+		}
+		time.Sleep(interval)
+		interval = min(interval*2, 500*time.Millisecond)
+	}
 }

@@ -1,0 +1,185 @@
+// Package issuer adapts antrea-issuer's signer onto cert-manager's issuer-lib: AntreaIssuer and
+// AntreaClusterIssuer are checked (their CA exists and can sign) and sign CertificateRequests.
+// issuer-lib owns CertificateRequest and issuer status conditions, retries and events.
+package issuer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	issuerlibapi "github.com/cert-manager/issuer-lib/api/v1alpha1"
+	"github.com/cert-manager/issuer-lib/controllers"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
+)
+
+// FieldOwner is the field manager issuer-lib uses for CertificateRequest and issuer status.
+const FieldOwner = "antrea-issuer"
+
+// Options configure the issuer controllers.
+type Options struct {
+	// ClusterResourceNamespace holds the CA Secrets of AntreaClusterIssuers.
+	ClusterResourceNamespace string
+	// CASecretNamespaces are the namespaces whose Secrets the controller caches and may use as CA
+	// Secrets of namespaced AntreaIssuers (ClusterResourceNamespace is always included). Empty
+	// means every namespace: only for tests, as it caches every Secret of the cluster.
+	CASecretNamespaces []string
+	// MaxRetryDuration bounds how long a CertificateRequest is retried on ordinary errors before
+	// it is failed (issuer-lib has no default: 0 fails at the first error).
+	MaxRetryDuration time.Duration
+	// Workers is the number of concurrent reconciles per controller.
+	Workers int
+	// Clock is injected for tests; defaults to the real clock.
+	Clock clock.WithDelayedExecution
+}
+
+// DefaultMaxRetryDuration leaves room for API server hiccups and a CA Secret being fixed, but
+// still fails a request that cannot progress well before cert-manager's own back-off.
+const DefaultMaxRetryDuration = 5 * time.Minute
+
+// SecretNamespaces is the set of namespaces the manager's cache must hold Secrets for.
+func (o Options) SecretNamespaces() []string {
+	if len(o.CASecretNamespaces) == 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, ns := range append([]string{o.ClusterResourceNamespace}, o.CASecretNamespaces...) {
+		if ns != "" && !seen[ns] {
+			seen[ns] = true
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+// Validate reports options that cannot work.
+func (o Options) Validate() error {
+	var errs []error
+	if o.ClusterResourceNamespace == "" {
+		errs = append(errs, errors.New("the cluster resource namespace is required"))
+	}
+	if o.MaxRetryDuration <= 0 {
+		errs = append(errs, errors.New("the maximum retry duration must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Controller is antrea-issuer's Check and Sign, plus what they share.
+type Controller struct {
+	opts     Options
+	client   client.Client
+	clock    clock.WithDelayedExecution
+	recorder events.EventRecorder
+	store    *caStore
+	rechecks *recheckScheduler
+	metrics  *issuerMetrics
+}
+
+// SetupWithManager registers the AntreaIssuer, AntreaClusterIssuer and CertificateRequest
+// controllers (issuer-lib's CombinedController) with the manager.
+func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	c := &Controller{
+		opts:     opts,
+		client:   mgr.GetClient(),
+		clock:    opts.Clock,
+		recorder: mgr.GetEventRecorder(FieldOwner),
+		store:    newCAStore(mgr.GetClient(), opts.SecretNamespaces()),
+		rechecks: newRecheckScheduler(opts.Clock),
+		metrics:  defaultMetrics(),
+	}
+	return (&controllers.CombinedController{
+		IssuerTypes:        []issuerlibapi.Issuer{&v1alpha1.AntreaIssuer{}},
+		ClusterIssuerTypes: []issuerlibapi.Issuer{&v1alpha1.AntreaClusterIssuer{}},
+		FieldOwner:         FieldOwner,
+		MaxRetryDuration:   opts.MaxRetryDuration,
+		Check:              c.check,
+		Sign:               c.sign,
+		EventRecorder:      c.recorder,
+		Clock:              opts.Clock,
+		// Antrea consumes cert-manager Certificates; signing Kubernetes CSRs would need
+		// cluster-wide CSR approval RBAC for no user of this project.
+		DisableKubernetesCSRController: true,
+		// cert-manager reads ca.crt from status.ca; Antrea needs ca.crt in its Secret.
+		SetCAOnCertificateRequest: true,
+		PreSetupWithManager:       c.watchCASources,
+		ControllerOptions:         controller.Options{MaxConcurrentReconciles: max(opts.Workers, 1)},
+	}).SetupWithManager(ctx, mgr)
+}
+
+// watchCASources makes the issuer controllers re-check an issuer when its CA Secret changes and
+// when the recheck scheduler fires (CA expiry).
+func (c *Controller) watchCASources(_ context.Context, gvk schema.GroupVersionKind, mgr ctrl.Manager, b *builder.Builder) error {
+	var list func(ctx context.Context, ns string) ([]issuerlibapi.Issuer, error)
+	switch gvk.Kind {
+	case "AntreaIssuer":
+		list = func(ctx context.Context, ns string) ([]issuerlibapi.Issuer, error) {
+			var l v1alpha1.AntreaIssuerList
+			if err := mgr.GetClient().List(ctx, &l, client.InNamespace(ns)); err != nil {
+				return nil, err
+			}
+			out := make([]issuerlibapi.Issuer, 0, len(l.Items))
+			for i := range l.Items {
+				out = append(out, &l.Items[i])
+			}
+			return out, nil
+		}
+	case "AntreaClusterIssuer":
+		list = func(ctx context.Context, ns string) ([]issuerlibapi.Issuer, error) {
+			if ns != c.opts.ClusterResourceNamespace {
+				return nil, nil
+			}
+			var l v1alpha1.AntreaClusterIssuerList
+			if err := mgr.GetClient().List(ctx, &l); err != nil {
+				return nil, err
+			}
+			out := make([]issuerlibapi.Issuer, 0, len(l.Items))
+			for i := range l.Items {
+				out = append(out, &l.Items[i])
+			}
+			return out, nil
+		}
+	default:
+		return nil // the CertificateRequest controller needs no extra sources
+	}
+
+	b.Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []reconcile.Request {
+		issuers, err := list(ctx, obj.GetNamespace())
+		if err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "listing issuers for a CA Secret change", "secret", client.ObjectKeyFromObject(obj))
+			return nil
+		}
+		var reqs []reconcile.Request
+		for _, iss := range issuers {
+			cfg, err := resolveConfig(iss, c.opts.ClusterResourceNamespace)
+			if err == nil && cfg.Secret == client.ObjectKeyFromObject(obj) {
+				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(iss)})
+			}
+		}
+		return reqs
+	}))
+	b.WatchesRawSource(source.Channel(c.rechecks.channel(gvk.Kind), &handler.EnqueueRequestForObject{}))
+	return nil
+}
+
+// String names the controller in errors.
+func (c *Controller) String() string { return fmt.Sprintf("antrea-issuer(%s)", c.opts.ClusterResourceNamespace) }

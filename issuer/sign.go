@@ -1,0 +1,102 @@
+package issuer
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	issuerlibapi "github.com/cert-manager/issuer-lib/api/v1alpha1"
+	"github.com/cert-manager/cert-manager/pkg/util/pki"
+	issuerlibsigner "github.com/cert-manager/issuer-lib/controllers/signer"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"antrea.io/antrea-issuer/signer"
+)
+
+// sign is issuer-lib's Sign. Errors are mapped deliberately:
+//   - a request that can never be signed (malformed CSR, policy violation, CA requested) is a
+//     PermanentError: the CertificateRequest fails with a message listing every reason;
+//   - a CA that is missing or cannot sign is an IssuerError: issuer-lib re-checks the issuer,
+//     which reports why, and signs once it is Ready again;
+//   - anything else (API errors) is returned as is and retried until MaxRetryDuration.
+func (c *Controller) sign(ctx context.Context, cr issuerlibsigner.CertificateRequestObject, iss issuerlibapi.Issuer) (issuerlibsigner.PEMBundle, error) {
+	start := c.clock.Now()
+	cfg, err := resolveConfig(iss, c.opts.ClusterResourceNamespace)
+	if err != nil {
+		return issuerlibsigner.PEMBundle{}, issuerlibsigner.IssuerError{Err: err}
+	}
+
+	details, err := cr.GetCertificateDetails()
+	if err != nil {
+		return issuerlibsigner.PEMBundle{}, issuerlibsigner.PermanentError{Err: fmt.Errorf("reading the request: %w", err)}
+	}
+	template, err := certificateTemplate(details)
+	if err != nil {
+		return issuerlibsigner.PEMBundle{}, issuerlibsigner.PermanentError{Err: err}
+	}
+	if err := cfg.Policy.Evaluate(template); err != nil {
+		return issuerlibsigner.PEMBundle{}, issuerlibsigner.PermanentError{Err: err}
+	}
+
+	gens, _, err := c.store.load(ctx, cfg, issuerRef(iss), start)
+	if err != nil {
+		if errors.Is(err, ErrCASecretNotFound) || errors.Is(err, ErrCASecretUnusable) || errors.Is(err, ErrNamespaceNotWatched) {
+			return issuerlibsigner.PEMBundle{}, issuerlibsigner.IssuerError{Err: err}
+		}
+		return issuerlibsigner.PEMBundle{}, err
+	}
+	res, err := signer.Sign(start, gens.Active, gens.Bundle(), template, signer.SignOptions{})
+	switch {
+	case errors.Is(err, signer.ErrCAUnusable), errors.Is(err, signer.ErrBundleMismatch):
+		return issuerlibsigner.PEMBundle{}, issuerlibsigner.IssuerError{Err: err}
+	case errors.Is(err, signer.ErrSigningFailed):
+		return issuerlibsigner.PEMBundle{}, err
+	case err != nil:
+		return issuerlibsigner.PEMBundle{}, issuerlibsigner.PermanentError{Err: err}
+	}
+
+	if res.Truncated {
+		// The request object embeds the CertificateRequest, so the event lands where
+		// `kubectl describe certificaterequest` shows it; fall back to the issuer.
+		var regarding runtime.Object = iss
+		if obj, ok := cr.(runtime.Object); ok {
+			regarding = obj
+		}
+		c.recorder.Eventf(regarding, nil, corev1.EventTypeNormal, "DurationTruncated", "Sign",
+			"Certificate lifetime cut to the CA's expiry %s (requested until %s)",
+			res.Leaf.NotAfter.UTC().Format(time.RFC3339), res.RequestedNotAfter.UTC().Format(time.RFC3339))
+	}
+	c.metrics.signDuration.WithLabelValues(kindOf(iss)).Observe(c.clock.Since(start).Seconds())
+	log.FromContext(ctx).V(1).Info("signed certificate", "serial", res.Leaf.SerialNumber.Text(16),
+		"notAfter", res.Leaf.NotAfter, "dnsNames", res.Leaf.DNSNames)
+	return issuerlibsigner.PEMBundle{ChainPEM: res.ChainPEM, CAPEM: res.CAPEM}, nil
+}
+
+// certificateTemplate is issuer-lib's CertificateDetails.CertificateTemplate with errors that say
+// what is wrong: a request too large to parse, a malformed one, or one whose signature does not
+// match its public key (proof of possession of the key failed).
+func certificateTemplate(d issuerlibsigner.CertificateDetails) (*x509.Certificate, error) {
+	if len(d.CSR) > signer.MaxCSRSize {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d", signer.ErrCSRTooLarge, len(d.CSR), signer.MaxCSRSize)
+	}
+	csr, err := pki.DecodeX509CertificateRequestBytes(d.CSR)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", signer.ErrMalformedCSR, err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("%w: %w", signer.ErrBadCSRSignature, err)
+	}
+	template, err := pki.CertificateTemplateFromCSR(csr,
+		pki.CertificateTemplateOverrideDuration(d.Duration),
+		pki.CertificateTemplateValidateAndOverrideBasicConstraints(d.IsCA, d.MaxPathLen),
+		pki.CertificateTemplateValidateAndOverrideKeyUsages(d.KeyUsage, d.ExtKeyUsage),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", signer.ErrMalformedCSR, err)
+	}
+	return template, nil
+}
