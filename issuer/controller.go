@@ -182,4 +182,6 @@ func (c *Controller) watchCASources(_ context.Context, gvk schema.GroupVersionKi
 }
 
 // String names the controller in errors.
-func (c *Controller) String() string { return fmt.Sprintf("antrea-issuer(%s)", c.opts.ClusterResourceNamespace) }
+func (c *Controller) String() string {
+	return fmt.Sprintf("antrea-issuer(%s)", c.opts.ClusterResourceNamespace)
+}

@@ -76,7 +76,9 @@ func withDuration(d time.Duration) crOption {
 
 func withIsCA() crOption { return func(cr *cmapi.CertificateRequest) { cr.Spec.IsCA = true } }
 
-func withRequest(b []byte) crOption { return func(cr *cmapi.CertificateRequest) { cr.Spec.Request = b } }
+func withRequest(b []byte) crOption {
+	return func(cr *cmapi.CertificateRequest) { cr.Spec.Request = b }
+}
 
 var serverUsages = []cmapi.KeyUsage{cmapi.UsageDigitalSignature, cmapi.UsageKeyEncipherment, cmapi.UsageServerAuth}
 

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	issuerlibapi "github.com/cert-manager/issuer-lib/api/v1alpha1"
 	"github.com/cert-manager/cert-manager/pkg/util/pki"
+	issuerlibapi "github.com/cert-manager/issuer-lib/api/v1alpha1"
 	issuerlibsigner "github.com/cert-manager/issuer-lib/controllers/signer"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
