@@ -33,6 +33,7 @@ test: envtest-assets ## Run every test that runs here: unit, fuzz seeds, integra
 generate: ## Regenerate deepcopy, CRDs and RBAC with controller-gen.
 	$(CONTROLLER_GEN) object paths=./issuer/api/...
 	$(CONTROLLER_GEN) crd paths=./issuer/api/... output:crd:artifacts:config=config/crd
+	$(CONTROLLER_GEN) rbac:roleName=antrea-issuer paths=./issuer/... output:rbac:artifacts:config=config/rbac
 
 .PHONY: verify
 verify: generate ## Fail on generated-file drift, gofmt or go vet findings.

@@ -40,7 +40,7 @@ var (
 // re-parse keys.
 type caStore struct {
 	client     client.Client
-	namespaces map[string]bool // namespaces whose Secrets are cached; nil means all
+	namespaces map[string]bool // namespaces whose Secrets are cached
 
 	mu     sync.Mutex
 	parsed map[types.NamespacedName]parsedCA
@@ -52,12 +52,9 @@ type parsedCA struct {
 }
 
 func newCAStore(c client.Client, namespaces []string) *caStore {
-	s := &caStore{client: c, parsed: map[types.NamespacedName]parsedCA{}}
-	if len(namespaces) > 0 {
-		s.namespaces = map[string]bool{}
-		for _, ns := range namespaces {
-			s.namespaces[ns] = true
-		}
+	s := &caStore{client: c, namespaces: map[string]bool{}, parsed: map[types.NamespacedName]parsedCA{}}
+	for _, ns := range namespaces {
+		s.namespaces[ns] = true
 	}
 	return s
 }
@@ -66,7 +63,7 @@ func newCAStore(c client.Client, namespaces []string) *caStore {
 // it creates the Secret (create-only: an existing Secret is never overwritten, so two replicas
 // racing end up with the one that was created first). created reports whether this call made it.
 func (s *caStore) load(ctx context.Context, cfg issuerConfig, owner string, now time.Time) (gens signer.Generations, created bool, err error) {
-	if s.namespaces != nil && !s.namespaces[cfg.Secret.Namespace] {
+	if !s.namespaces[cfg.Secret.Namespace] {
 		return signer.Generations{}, false, fmt.Errorf("%w: %s (add it to --ca-secret-namespaces, and to the chart's caSecretNamespaces)",
 			ErrNamespaceNotWatched, cfg.Secret.Namespace)
 	}

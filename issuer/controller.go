@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	issuerlibapi "github.com/cert-manager/issuer-lib/api/v1alpha1"
@@ -33,9 +34,8 @@ const FieldOwner = "antrea-issuer"
 type Options struct {
 	// ClusterResourceNamespace holds the CA Secrets of AntreaClusterIssuers.
 	ClusterResourceNamespace string
-	// CASecretNamespaces are the namespaces whose Secrets the controller caches and may use as CA
-	// Secrets of namespaced AntreaIssuers (ClusterResourceNamespace is always included). Empty
-	// means every namespace: only for tests, as it caches every Secret of the cluster.
+	// CASecretNamespaces are further namespaces whose Secrets the controller caches and may use
+	// as CA Secrets of namespaced AntreaIssuers. An AntreaIssuer elsewhere is reported not Ready.
 	CASecretNamespaces []string
 	// MaxRetryDuration bounds how long a CertificateRequest is retried on ordinary errors before
 	// it is failed (issuer-lib has no default: 0 fails at the first error).
@@ -52,14 +52,9 @@ const DefaultMaxRetryDuration = 5 * time.Minute
 
 // SecretNamespaces is the set of namespaces the manager's cache must hold Secrets for.
 func (o Options) SecretNamespaces() []string {
-	if len(o.CASecretNamespaces) == 0 {
-		return nil
-	}
-	seen := map[string]bool{}
-	var out []string
-	for _, ns := range append([]string{o.ClusterResourceNamespace}, o.CASecretNamespaces...) {
-		if ns != "" && !seen[ns] {
-			seen[ns] = true
+	out := []string{o.ClusterResourceNamespace}
+	for _, ns := range o.CASecretNamespaces {
+		if ns != "" && !slices.Contains(out, ns) {
 			out = append(out, ns)
 		}
 	}

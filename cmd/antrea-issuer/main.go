@@ -1,0 +1,136 @@
+// Command antrea-issuer runs the AntreaIssuer/AntreaClusterIssuer cert-manager external issuer
+// and the controller that keeps Antrea's CA bundles in sync with its certificate Secret.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"antrea.io/antrea-issuer/issuer"
+	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
+	"antrea.io/antrea-issuer/issuer/cainject"
+)
+
+func main() {
+	fs := flag.NewFlagSet(os.Args[0], flag.ExitOnError)
+	opts := newOptions(fs)
+	_ = fs.Parse(os.Args[1:]) // ExitOnError: never returns an error
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.Zap)))
+
+	if err := run(ctrl.SetupSignalHandler(), opts); err != nil {
+		ctrl.Log.Error(err, "antrea-issuer failed")
+		os.Exit(1)
+	}
+}
+
+func newScheme() (*k8sruntime.Scheme, error) {
+	s := k8sruntime.NewScheme()
+	for _, add := range []func(*k8sruntime.Scheme) error{
+		clientgoscheme.AddToScheme, cmapi.AddToScheme, v1alpha1.AddToScheme,
+		apiregistrationv1.AddToScheme, apiextensionsv1.AddToScheme,
+	} {
+		if err := add(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// run starts the manager with the enabled controllers and blocks until ctx ends.
+func run(ctx context.Context, opts *Options) error {
+	if err := opts.Validate(); err != nil {
+		return fmt.Errorf("invalid flags: %w", err)
+	}
+	log := ctrl.Log.WithName("antrea-issuer")
+	ctx = ctrl.LoggerInto(ctx, log)
+
+	restCfg, err := loadRESTConfig(opts.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	restCfg.QPS, restCfg.Burst = opts.QPS, opts.Burst
+	restCfg.UserAgent = "antrea-issuer"
+
+	scheme, err := newScheme()
+	if err != nil {
+		return err
+	}
+
+	// Secrets are cached only where CA Secrets live: a cluster-wide Secret cache would cost
+	// memory in proportion to every Secret of the cluster, and needs cluster-wide read access.
+	// The CA bundle sync controller keeps its own narrow caches.
+	byNS := map[string]cache.Config{}
+	for _, ns := range opts.Issuer.SecretNamespaces() {
+		byNS[ns] = cache.Config{}
+	}
+	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{&corev1.Secret{}: {Namespaces: byNS}}}
+
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+		Scheme:                        scheme,
+		Cache:                         cacheOpts,
+		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsBindAddress},
+		HealthProbeBindAddress:        opts.HealthProbeBindAddress,
+		LeaderElection:                opts.LeaderElect,
+		LeaderElectionID:              "antrea-issuer-leader",
+		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		Client: client.Options{Cache: &client.CacheOptions{
+			// The issuer reads no ConfigMaps; a Get through the default client must never start
+			// a cluster-wide ConfigMap informer.
+			DisableFor: []client.Object{&corev1.ConfigMap{}},
+		}},
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+
+	if opts.EnableIssuer {
+		if err := issuer.SetupWithManager(ctx, mgr, opts.Issuer); err != nil {
+			return fmt.Errorf("setting up the issuer controllers: %w", err)
+		}
+	}
+	if opts.EnableCABundleSync {
+		if err := cainject.SetupWithManager(ctx, mgr, opts.CABundleSync); err != nil {
+			return fmt.Errorf("setting up the CA bundle sync controller: %w", err)
+		}
+	}
+	log.Info("starting", "issuer", opts.EnableIssuer, "caBundleSync", opts.EnableCABundleSync,
+		"clusterResourceNamespace", opts.Issuer.ClusterResourceNamespace,
+		"caSecretNamespaces", opts.Issuer.SecretNamespaces(), "antreaNamespace", opts.CABundleSync.Namespace)
+	return mgr.Start(ctx)
+}
+
+// loadRESTConfig uses --kubeconfig, then $KUBECONFIG, then the in-cluster configuration.
+func loadRESTConfig(path string) (*rest.Config, error) {
+	if path == "" {
+		return ctrl.GetConfig()
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, fmt.Errorf("loading kubeconfig %s: %w", path, err)
+	}
+	return cfg, nil
+}

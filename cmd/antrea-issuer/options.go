@@ -1,0 +1,116 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"antrea.io/antrea-issuer/issuer"
+	"antrea.io/antrea-issuer/issuer/cainject"
+)
+
+// Options is everything the command line sets; run takes nothing else.
+type Options struct {
+	Kubeconfig              string
+	LeaderElect             bool
+	LeaderElectionNamespace string
+	MetricsBindAddress      string
+	HealthProbeBindAddress  string
+	QPS                     float32
+	Burst                   int
+
+	EnableIssuer bool
+	Issuer       issuer.Options
+
+	EnableCABundleSync bool
+	CABundleSync       cainject.Options
+
+	Zap zap.Options
+}
+
+// controllerNamespace is where the controller runs (POD_NAMESPACE from the downward API).
+func controllerNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	return "antrea-issuer"
+}
+
+// newOptions registers every flag on fs and returns the Options they fill.
+func newOptions(fs *flag.FlagSet) *Options {
+	ns := controllerNamespace()
+	o := &Options{
+		QPS:                50,
+		Burst:              100,
+		EnableIssuer:       true,
+		EnableCABundleSync: true,
+		Issuer: issuer.Options{
+			ClusterResourceNamespace: ns,
+			MaxRetryDuration:         issuer.DefaultMaxRetryDuration,
+			Workers:                  4,
+		},
+		CABundleSync: cainject.DefaultOptions(),
+	}
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "Path to a kubeconfig; defaults to $KUBECONFIG, then the in-cluster configuration.")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "Elect a leader so that only one replica works at a time.")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", ns, "Namespace of the leader election Lease.")
+	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
+	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "Address of /healthz and /readyz; 0 disables them.")
+	fs.Func("kube-api-qps", "Client-side queries per second towards the API server (default 50).", func(s string) error {
+		f, err := strconv.ParseFloat(s, 32)
+		o.QPS = float32(f)
+		return err
+	})
+	fs.IntVar(&o.Burst, "kube-api-burst", o.Burst, "Client-side burst towards the API server.")
+
+	fs.BoolVar(&o.EnableIssuer, "enable-issuer", o.EnableIssuer, "Run the AntreaIssuer and AntreaClusterIssuer controllers.")
+	fs.StringVar(&o.Issuer.ClusterResourceNamespace, "cluster-resource-namespace", ns, "Namespace holding the CA Secrets of AntreaClusterIssuers (default: the controller's namespace).")
+	fs.Func("ca-secret-namespaces", "Comma-separated namespaces where namespaced AntreaIssuers may keep CA Secrets (default none); only Secrets there and in the cluster resource namespace are read.", func(s string) error {
+		o.Issuer.CASecretNamespaces = splitList(s)
+		return nil
+	})
+	fs.DurationVar(&o.Issuer.MaxRetryDuration, "max-retry-duration", o.Issuer.MaxRetryDuration, "How long a CertificateRequest is retried on ordinary errors before it is failed.")
+	fs.IntVar(&o.Issuer.Workers, "workers", o.Issuer.Workers, "Concurrent reconciles per controller.")
+
+	fs.BoolVar(&o.EnableCABundleSync, "enable-ca-bundle-sync", o.EnableCABundleSync, "Run the controller that keeps antrea-ca and Antrea's caBundles equal to the Secret's ca.crt.")
+	fs.StringVar(&o.CABundleSync.Namespace, "antrea-namespace", o.CABundleSync.Namespace, "Namespace Antrea runs in.")
+	fs.StringVar(&o.CABundleSync.SecretName, "antrea-secret-name", o.CABundleSync.SecretName, "Secret with Antrea's controller certificate (written by cert-manager).")
+	fs.StringVar(&o.CABundleSync.SecretKey, "antrea-secret-ca-key", o.CABundleSync.SecretKey, "Key of the CA bundle in that Secret.")
+	fs.StringVar(&o.CABundleSync.ConfigMapName, "antrea-ca-configmap", o.CABundleSync.ConfigMapName, "ConfigMap Antrea's agents read the CA from.")
+	fs.StringVar(&o.CABundleSync.TargetSelector, "antrea-target-selector", o.CABundleSync.TargetSelector, "Label selector of the APIServices, webhook configurations and CRDs that get the CA bundle.")
+
+	o.Zap.BindFlags(fs)
+	return o
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Validate reports flag combinations that cannot work.
+func (o *Options) Validate() error {
+	var errs []error
+	if !o.EnableIssuer && !o.EnableCABundleSync {
+		errs = append(errs, errors.New("--enable-issuer and --enable-ca-bundle-sync are both false: nothing to run"))
+	}
+	if o.QPS <= 0 || o.Burst <= 0 {
+		errs = append(errs, errors.New("--kube-api-qps and --kube-api-burst must be positive"))
+	}
+	if o.EnableIssuer {
+		errs = append(errs, o.Issuer.Validate())
+	}
+	if o.EnableCABundleSync {
+		errs = append(errs, o.CABundleSync.Validate())
+	}
+	return errors.Join(errs...)
+}
