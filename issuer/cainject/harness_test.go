@@ -1,0 +1,374 @@
+package cainject
+
+// The integration harness: one real control plane for the package (TestMain), a controller
+// started with a real controller-runtime manager per test, and bounded polling helpers.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/testr"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"antrea.io/antrea-issuer/internal/antreasim"
+	"antrea.io/antrea-issuer/internal/testenv"
+)
+
+const ns = antreasim.Namespace
+
+var (
+	env    *testenv.Env
+	envErr error
+)
+
+func TestMain(m *testing.M) {
+	// Managers log through testr (per test); anything logging through the global logger is
+	// dropped rather than warned about.
+	logf.SetLogger(logr.Discard())
+	env, envErr = testenv.New(testenv.Options{WithoutCertManagerCRDs: true})
+	code := m.Run()
+	if env != nil {
+		if err := env.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "stopping the control plane: %v\n", err)
+		}
+	}
+	os.Exit(code)
+}
+
+// cluster returns the shared control plane, with every Antrea object of previous tests removed.
+func cluster(t *testing.T) (*testenv.Env, context.Context) {
+	t.Helper()
+	if envErr != nil {
+		t.Fatalf("control plane: %v", envErr)
+	}
+	ctx := testenv.Context(t)
+	reset := func() {
+		if err := antreasim.DeleteAntreaTargets(ctx, env.Client, ns); err != nil {
+			t.Fatalf("removing Antrea objects: %v", err)
+		}
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: antreasim.SecretName}}
+		if err := env.Client.Delete(ctx, s); err != nil && !apierrors.IsNotFound(err) {
+			t.Fatalf("removing the Secret: %v", err)
+		}
+	}
+	reset()
+	t.Cleanup(func() {
+		if err := antreasim.DeleteAntreaTargets(context.Background(), env.Client, ns); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+		_ = env.Client.Delete(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: antreasim.SecretName}})
+	})
+	return env, ctx
+}
+
+// requestLog records every request a manager makes (method, URL, user agent's field manager).
+type requestLog struct {
+	mu   sync.Mutex
+	reqs []*http.Request
+}
+
+func (l *requestLog) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		l.mu.Lock()
+		l.reqs = append(l.reqs, r.Clone(context.Background()))
+		l.mu.Unlock()
+		return rt.RoundTrip(r)
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// matching returns the requests for which keep is true.
+func (l *requestLog) matching(keep func(*http.Request) bool) []*http.Request {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []*http.Request
+	for _, r := range l.reqs {
+		if keep(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// applies counts server-side applies by this controller's field owner, by URL path.
+func (l *requestLog) applies() map[string]int {
+	out := map[string]int{}
+	for _, r := range l.matching(func(r *http.Request) bool {
+		return r.Method == http.MethodPatch && r.URL.Query().Get("fieldManager") == DefaultFieldOwner
+	}) {
+		out[r.URL.Path]++
+	}
+	return out
+}
+
+type controllerHandle struct {
+	requests *requestLog
+	stop     func()
+}
+
+type startOptions struct {
+	opts   Options
+	config *rest.Config
+}
+
+// startController runs the controller in a real manager on the control plane until the test ends.
+func startController(t *testing.T, ctx context.Context, so ...startOptions) *controllerHandle {
+	t.Helper()
+	o := startOptions{opts: DefaultOptions(), config: env.Config}
+	if len(so) > 0 {
+		if so[0].opts != (Options{}) {
+			o.opts = so[0].opts
+		}
+		if so[0].config != nil {
+			o.config = so[0].config
+		}
+	}
+	resetMetrics()
+	h := &controllerHandle{requests: &requestLog{}}
+	cfg := rest.CopyConfig(o.config)
+	cfg.Wrap(h.requests.wrap)
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 testenv.Scheme(),
+		Logger:                 testr.NewWithOptions(t, testr.Options{Verbosity: 1}),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatalf("creating the manager: %v", err)
+	}
+	if err := SetupWithManager(ctx, mgr, o.opts); err != nil {
+		t.Fatalf("SetupWithManager: %v", err)
+	}
+	mctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(mctx) }()
+	var once sync.Once
+	h.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("manager: %v", err)
+			}
+		})
+	}
+	t.Cleanup(h.stop)
+	return h
+}
+
+// resetMetrics zeroes the package's metrics (they are process-wide; tests run one at a time).
+func resetMetrics() {
+	targetsGauge.Reset()
+	sourceProblem.Reset()
+	setSourceProblem("")
+}
+
+// metricValue reads a gauge or counter.
+func metricValue(t *testing.T, c prometheus.Metric) float64 {
+	t.Helper()
+	m := &dto.Metric{}
+	if err := c.Write(m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Gauge != nil {
+		return m.GetGauge().GetValue()
+	}
+	return m.GetCounter().GetValue()
+}
+
+func problemMetric(t *testing.T, r Reason) float64 {
+	return metricValue(t, sourceProblem.WithLabelValues(string(r)))
+}
+
+func targetsMetric(t *testing.T, state string) float64 {
+	return metricValue(t, targetsGauge.WithLabelValues(state))
+}
+
+// propagationSamples returns the histogram's sample count and sum (seconds).
+func propagationSamples(t *testing.T) (uint64, float64) {
+	t.Helper()
+	m := &dto.Metric{}
+	if err := propagation.Write(m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
+}
+
+// successfulWrites sums antrea_issuer_cainject_writes_total{result="success"} over kinds.
+func successfulWrites(t *testing.T) float64 {
+	t.Helper()
+	var sum float64
+	for _, k := range []string{"ConfigMap", "APIService", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "CustomResourceDefinition"} {
+		sum += metricValue(t, writes.WithLabelValues(k, "success"))
+	}
+	return sum
+}
+
+// eventually polls cond every 10 ms until it reports true or timeout passes; it then fails the
+// test with what cond last described.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for {
+		var ok bool
+		ok, last = cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not reached within %s; last seen: %s", what, timeout, last)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// bundles reads the CA bundle every Antrea target carries, keyed "<kind>/<name>[/<webhook>]";
+// a missing ConfigMap (or key) is absent from the map.
+func bundles(ctx context.Context, t *testing.T, c client.Client) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	cm := &corev1.ConfigMap{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: antreasim.CAConfigMapName}, cm); err == nil {
+		if v, ok := cm.Data[antreasim.CAKey]; ok {
+			out["ConfigMap/"+cm.Name] = []byte(v)
+		}
+	} else if !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	for _, name := range antreasim.APIServiceNames() {
+		as := &apiregistrationv1.APIService{}
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, as); err != nil {
+			t.Fatal(err)
+		}
+		out["APIService/"+name] = as.Spec.CABundle
+	}
+	for _, cfg := range antreasim.MutatingWebhookConfigurations(ns) {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(cfg), cfg); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range cfg.Webhooks {
+			out["MutatingWebhookConfiguration/"+cfg.Name+"/"+w.Name] = w.ClientConfig.CABundle
+		}
+	}
+	for _, cfg := range antreasim.ValidatingWebhookConfigurations(ns) {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(cfg), cfg); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range cfg.Webhooks {
+			out["ValidatingWebhookConfiguration/"+cfg.Name+"/"+w.Name] = w.ClientConfig.CABundle
+		}
+	}
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := c.Get(ctx, client.ObjectKey{Name: antreasim.IPPoolCRDName}, crd); err != nil {
+		t.Fatal(err)
+	}
+	out["CustomResourceDefinition/"+crd.Name] = crd.Spec.Conversion.Webhook.ClientConfig.CABundle
+	return out
+}
+
+// bundleSlots is how many bundles bundles() reports for Antrea's targets: the ConfigMap, three
+// APIServices, 2+1 mutating and 4 validating webhooks, one CRD.
+const bundleSlots = 1 + 3 + 3 + 4 + 1
+
+// allCarry reports whether every target carries want byte for byte, describing the others.
+func allCarry(ctx context.Context, t *testing.T, c client.Client, want []byte) (bool, string) {
+	t.Helper()
+	got := bundles(ctx, t, c)
+	var wrong []string
+	for k, v := range got {
+		if !bytes.Equal(v, want) {
+			wrong = append(wrong, fmt.Sprintf("%s (%d bytes, %s)", k, len(v), fingerprint(v)))
+		}
+	}
+	if len(got) != bundleSlots {
+		wrong = append(wrong, fmt.Sprintf("%d of %d targets exist", len(got), bundleSlots))
+	}
+	sort.Strings(wrong)
+	return len(wrong) == 0, fmt.Sprintf("want %s in all; differing: %s", fingerprint(want), strings.Join(wrong, ", "))
+}
+
+// waitAllCarry waits until every target carries want and returns how long that took.
+func waitAllCarry(ctx context.Context, t *testing.T, c client.Client, want []byte, timeout time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	eventually(t, timeout, "every target carries the Secret's ca.crt", func() (bool, string) { return allCarry(ctx, t, c, want) })
+	return time.Since(start)
+}
+
+// secretEvents lists the events.k8s.io Events regarding the source Secret with reason.
+func secretEvents(ctx context.Context, t *testing.T, c client.Client, reason string) []eventsv1.Event {
+	t.Helper()
+	l := &eventsv1.EventList{}
+	if err := c.List(ctx, l, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	var out []eventsv1.Event
+	for _, e := range l.Items {
+		if e.Regarding.Kind == "Secret" && e.Regarding.Name == antreasim.SecretName && e.Reason == reason {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func newMaterial(t *testing.T, cn string) *antreasim.Material {
+	t.Helper()
+	m, err := antreasim.NewMaterial(cn, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// putSecret creates or replaces the source Secret's data.
+func putSecret(ctx context.Context, t *testing.T, c client.Client, s *corev1.Secret) {
+	t.Helper()
+	cur := &corev1.Secret{}
+	err := c.Get(ctx, client.ObjectKeyFromObject(s), cur)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := c.Create(ctx, s.DeepCopy()); err != nil {
+			t.Fatalf("creating the Secret: %v", err)
+		}
+	case err != nil:
+		t.Fatal(err)
+	default:
+		cur.Data = s.Data
+		cur.Type = s.Type
+		if err := c.Update(ctx, cur); err != nil {
+			t.Fatalf("updating the Secret: %v", err)
+		}
+	}
+}
+
+// Compile-time use of the admissionregistration import in helpers shared by tests.
+var _ = admissionregistrationv1.Ignore
