@@ -42,42 +42,33 @@ func assertTyped(t *testing.T, err error) {
 	t.Fatalf("error matches no sentinel: %v", err)
 }
 
-// fuzzCAs are the fixed CAs the fuzz targets sign with: a root that expires in 200 days
-// (so that the policy's 397-day maximum reaches the truncation path) and an intermediate.
+// fuzzFixture holds the fixed CAs the fuzz targets sign with: a root that expires in 200
+// days (so that the policy's 397-day maximum reaches the truncation path) and an
+// intermediate under it.
 type fuzzFixture struct {
 	root, inter *CA
 	csrKey      ed25519.PrivateKey // the key of the seed CSRs; see resignCSR
 }
 
-var fuzzFixtures = sync.OnceValue(func() fuzzFixture {
-	root, err := GenerateCA(testNow.Add(-165*day), CAOptions{Lifetime: 365 * day})
-	if err != nil {
-		panic(err)
-	}
-	ica, err := GenerateCA(testNow.Add(-day), CAOptions{CommonName: "fuzz-intermediate"})
-	if err != nil {
-		panic(err)
-	}
-	// Re-issue the intermediate's key under root, to have a real two-level chain.
-	tmpl := *ica.Cert
-	der, err := x509.CreateCertificate(nil, &tmpl, root.Cert, ica.Key.Public(), root.Key)
-	if err != nil {
-		panic(err)
-	}
-	interCert, err := x509.ParseCertificate(der)
-	if err != nil {
-		panic(err)
-	}
-	seed := bytes.Repeat([]byte{7}, ed25519.SeedSize)
-	return fuzzFixture{
-		root:   root,
-		inter:  &CA{Cert: interCert, Key: ica.Key, Chain: []*x509.Certificate{interCert, root.Cert}},
-		csrKey: ed25519.NewKeyFromSeed(seed),
-	}
-})
+var (
+	fuzzOnce sync.Once
+	fuzzFx   fuzzFixture
+)
+
+func fuzzFixtures(tb testing.TB) fuzzFixture {
+	fuzzOnce.Do(func() {
+		root := makeCA(tb, certSpec{cn: "fuzz-root", notAfter: testNow.Add(200 * day)}, nil)
+		fuzzFx = fuzzFixture{
+			root:   root,
+			inter:  makeCA(tb, certSpec{cn: "fuzz-intermediate", notAfter: testNow.Add(5 * 365 * day)}, root),
+			csrKey: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize)),
+		}
+	})
+	return fuzzFx
+}
 
 func FuzzLoadCA(f *testing.F) {
-	fx := fuzzFixtures()
+	fx := fuzzFixtures(f)
 	rsaCA := makeCA(f, certSpec{cn: "rsa", key: testKey(f, "rsa2048")}, nil)
 	ec := testCA(f, ECDSAP256)
 	sec1, err := x509.MarshalECPrivateKey(ec.Key.(*ecdsa.PrivateKey))
@@ -125,7 +116,7 @@ func FuzzLoadCA(f *testing.F) {
 }
 
 func FuzzParseBundle(f *testing.F) {
-	fx := fuzzFixtures()
+	fx := fuzzFixtures(f)
 	f.Add(fx.root.CertPEM())
 	f.Add(fx.inter.CertPEM())
 	f.Add(certPEM(fx.root.Cert, fx.inter.Cert, fx.root.Cert))
@@ -193,7 +184,7 @@ func csrDER(t testing.TB, key crypto.Signer, req *x509.CertificateRequest) []byt
 }
 
 func FuzzSignFromCSR(f *testing.F) {
-	fx := fuzzFixtures()
+	fx := fuzzFixtures(f)
 	spiffe, _ := url.Parse("spiffe://cluster.local/ns/kube-system/sa/antrea")
 	seeds := []*x509.CertificateRequest{
 		{DNSNames: []string{antreaSvc, antreaFQDN}},

@@ -89,6 +89,8 @@ type certSpec struct {
 	ku                  x509.KeyUsage // default CertSign|CRLSign
 	notBefore, notAfter time.Time     // default testNow-1h, testNow+1y
 	key                 crypto.Signer // default a fresh P-256 key
+	maxPathLen          int           // with pathLenSet
+	pathLenSet          bool
 }
 
 // makeCA issues spec under parent (self-signed when parent is nil) and returns it as a CA
@@ -124,6 +126,9 @@ func makeCA(t testing.TB, spec certSpec, parent *CA) *CA {
 		IsCA:                  !spec.notCA,
 		BasicConstraintsValid: !spec.noBasicConstraints,
 		KeyUsage:              spec.ku,
+	}
+	if spec.pathLenSet {
+		tmpl.MaxPathLen, tmpl.MaxPathLenZero = spec.maxPathLen, spec.maxPathLen == 0
 	}
 	parentCert, parentKey := tmpl, key
 	var parentChain []*x509.Certificate

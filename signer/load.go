@@ -44,6 +44,11 @@ func LoadCA(certPEM, keyPEM []byte, now time.Time) (*CA, error) {
 		if err := checkValidity(parent, now); err != nil {
 			return nil, err
 		}
+		// The certificates below parent in the chain are all CAs; a path length limit
+		// that forbids them would make clients that trust parent reject every leaf.
+		if below := i + 1; parent.MaxPathLen >= 0 && (parent.MaxPathLen > 0 || parent.MaxPathLenZero) && below > parent.MaxPathLen {
+			return nil, newError(ErrBrokenChain, "certificate #%d %s allows %d CA certificates below it, but the chain has %d", i+2, describe(parent), parent.MaxPathLen, below)
+		}
 	}
 	return &CA{Cert: cert, Key: key, Chain: chain}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"strings"
@@ -26,6 +27,11 @@ func TestLoadCA(t *testing.T) {
 	expiredRoot := makeCA(t, certSpec{cn: "expired-root", notBefore: testNow.Add(-400 * day), notAfter: testNow.Add(-day)}, nil)
 	interOfExpired := makeCA(t, certSpec{cn: "inter-of-expired"}, expiredRoot)
 	generated := testCA(t, ECDSAP256)
+	underGenerated := makeCA(t, certSpec{cn: "under-generated"}, generated)
+	underPathLenZero := makeCA(t, certSpec{cn: "under-pathlen-0"}, makeCA(t, certSpec{cn: "pathlen-0", maxPathLen: 0, pathLenSet: true}, nil))
+	pathLenOne := makeCA(t, certSpec{cn: "pathlen-1", maxPathLen: 1, pathLenSet: true}, nil)
+	oneBelow := makeCA(t, certSpec{cn: "one-below"}, pathLenOne)
+	twoBelow := makeCA(t, certSpec{cn: "two-below"}, oneBelow)
 
 	sec1, err := x509.MarshalECPrivateKey(ecKey)
 	if err != nil {
@@ -117,6 +123,16 @@ func TestLoadCA(t *testing.T) {
 			cert: certPEM(inter.Cert, sameNameRoot.Cert), key: pkcs8PEM(t, inter.Key),
 			wantErr: ErrBrokenChain, wantMsg: "is not signed by the next certificate #2",
 		},
+		"root forbids intermediates": {
+			cert: certPEM(underPathLenZero.Chain...), key: pkcs8PEM(t, underPathLenZero.Key),
+			wantErr: ErrBrokenChain, wantMsg: "allows 0 CA certificates below it, but the chain has 1",
+		},
+		"generated CA forbids intermediates": {
+			cert: certPEM(underGenerated.Chain...), key: pkcs8PEM(t, underGenerated.Key),
+			wantErr: ErrBrokenChain,
+		},
+		"path length one allows one":  {cert: certPEM(oneBelow.Chain...), key: pkcs8PEM(t, oneBelow.Key), wantChainLen: 2},
+		"path length one forbids two": {cert: certPEM(twoBelow.Chain...), key: pkcs8PEM(t, twoBelow.Key), wantErr: ErrBrokenChain, wantMsg: `"CN=pathlen-1"`},
 		"chain with an expired root": {
 			cert: certPEM(interOfExpired.Chain...), key: pkcs8PEM(t, interOfExpired.Key),
 			wantErr: ErrCAExpired, wantMsg: `"CN=expired-root"`,
@@ -157,12 +173,21 @@ func TestLoadCA(t *testing.T) {
 	}
 }
 
-// assertNoKeyMaterial fails if any base64 line of the key PEM appears in the error.
+// assertNoKeyMaterial fails if the error quotes any 16-character run of the base64 of a
+// PEM block found in the key data.
 func assertNoKeyMaterial(t *testing.T, err error, keyPEM []byte) {
 	t.Helper()
-	for _, line := range strings.Split(string(keyPEM), "\n") {
-		if len(line) >= 16 && !strings.HasPrefix(line, "-----") && strings.Contains(err.Error(), line[:16]) {
-			t.Fatalf("error message leaks key material: %q", err)
+	msg := err.Error()
+	for rest := keyPEM; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			return
+		}
+		enc := base64.StdEncoding.EncodeToString(b.Bytes)
+		for i := 0; i+16 <= len(enc); i += 16 {
+			if strings.Contains(msg, enc[i:i+16]) {
+				t.Fatalf("error message leaks key material: %q", msg)
+			}
 		}
 	}
 }
