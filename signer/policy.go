@@ -136,7 +136,9 @@ func (p Policy) Evaluate(template *x509.Certificate) error {
 	if len(template.URIs) > 0 && !p.AllowURIs {
 		uris := make([]string, len(template.URIs))
 		for i, u := range template.URIs {
-			uris[i] = quote(u.String())
+			if u != nil { // (*url.URL)(nil).String panics
+				uris[i] = quote(u.String())
+			}
 		}
 		add("uris", strings.Join(uris, ", "), "URI SANs are not allowed (requested: %s)", strings.Join(uris, ", "))
 	}
