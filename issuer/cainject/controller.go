@@ -262,7 +262,10 @@ func (r *reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		return reconcile.Result{RequeueAfter: retry}, nil
 	}
 	err = errors.Join(errs...)
-	r.reportFailure(ctx, secret, st, err)
+	if ctx.Err() != nil {
+		return reconcile.Result{}, ctx.Err() // shutting down: not a failure to report
+	}
+	r.reportFailure(secret, st, err)
 	return reconcile.Result{}, err
 }
 
@@ -280,6 +283,9 @@ func (r *reconciler) syncTargets(ctx context.Context, bundle Bundle) (syncStats,
 			continue
 		}
 		for _, obj := range objs {
+			if ctx.Err() != nil {
+				return st, append(errs, ctx.Err()), retry
+			}
 			id := t.kind() + "/" + obj.GetName()
 			inSync, skip := t.check(obj, bundle.PEM)
 			switch {
@@ -405,7 +411,7 @@ func (r *reconciler) reportSynced(ctx context.Context, secret *corev1.Secret, bu
 		r.opts.SecretKey, fp, bundle.Certificates, st.inSync, st.written, st.skipped)
 }
 
-func (r *reconciler) reportFailure(ctx context.Context, secret *corev1.Secret, st syncStats, err error) {
+func (r *reconciler) reportFailure(secret *corev1.Secret, st syncStats, err error) {
 	r.mu.Lock()
 	first := !r.failing
 	r.failing = true
@@ -415,7 +421,6 @@ func (r *reconciler) reportFailure(ctx context.Context, secret *corev1.Secret, s
 	}
 	r.recorder.Eventf(secret, nil, corev1.EventTypeWarning, EventReasonSyncFailed, "SyncCABundle",
 		"%d targets out of sync: %s", st.outOfSync, truncate(err.Error()))
-	_ = ctx
 }
 
 // truncate keeps an event note under the API's 1 kB limit.

@@ -114,12 +114,12 @@ func TestWaitsForTheSecret(t *testing.T) {
 	if _, err := antreasim.CreateAntreaTargets(ctx, env.Client, ns); err != nil {
 		t.Fatal(err)
 	}
-	startController(t, ctx)
+	h := startController(t, ctx)
 
 	eventually(t, 10*time.Second, "SecretNotFound reported", func() (bool, string) {
 		return problemMetric(t, ReasonSecretNotFound) == 1, "source_problem{SecretNotFound} still 0"
 	})
-	assertNothingWritten(ctx, t, env.Client)
+	assertNothingWritten(ctx, t, env.Client, h)
 
 	m := newMaterial(t, "antrea-issuer-ca")
 	// A Secret without any key yet (Opaque, as Antrea also accepts: kubernetes.io/tls would
@@ -130,7 +130,7 @@ func TestWaitsForTheSecret(t *testing.T) {
 		return problemMetric(t, ReasonCAMissing) == 1 && len(secretEvents(ctx, t, env.Client, string(ReasonCAMissing))) == 1,
 			"no CAMissing metric and event yet"
 	})
-	assertNothingWritten(ctx, t, env.Client)
+	assertNothingWritten(ctx, t, env.Client, h)
 
 	issued := m.CertManagerSecret(ns, antreasim.SecretName)
 	issued.Type = corev1.SecretTypeOpaque // a Secret's type cannot change
@@ -142,7 +142,7 @@ func TestWaitsForTheSecret(t *testing.T) {
 	}
 }
 
-func assertNothingWritten(ctx context.Context, t *testing.T, c client.Client) {
+func assertNothingWritten(ctx context.Context, t *testing.T, c client.Client, h *controllerHandle) {
 	t.Helper()
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: antreasim.CAConfigMapName}, &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
 		t.Errorf("antrea-ca ConfigMap: %v, want it not created yet", err)
@@ -152,8 +152,8 @@ func assertNothingWritten(ctx context.Context, t *testing.T, c client.Client) {
 			t.Errorf("%s carries %d bytes before the Secret has a ca.crt", k, len(v))
 		}
 	}
-	if n := successfulWrites(t); n != 0 {
-		t.Errorf("%v writes before the Secret has a ca.crt", n)
+	if n := h.requests.applies(); len(n) != 0 {
+		t.Errorf("writes before the Secret has a ca.crt: %v", n)
 	}
 }
 
