@@ -218,4 +218,3 @@ func kindName(obj client.Object) string {
 	}
 	return fmt.Sprintf("%T", obj)
 }
-

@@ -230,7 +230,6 @@ func propagationSamples(t *testing.T) (uint64, float64) {
 	return m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
 }
 
-
 // eventually polls cond every 10 ms until it reports true or timeout passes; it then fails the
 // test with what cond last described.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
