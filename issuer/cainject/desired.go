@@ -89,12 +89,14 @@ func DesiredBundle(secret *corev1.Secret, caKey string) (Bundle, error) {
 			return Bundle{}, &SourceError{Reason: ReasonCAMissing, Waiting: true,
 				Message: fmt.Sprintf("waiting for key %s in the Secret", caKey)}
 		}
-		msg := fmt.Sprintf("the Secret has %s but no %s: this is what Antrea writes with selfSignedCert: true", corev1.TLSCertKey, caKey)
+		msg := fmt.Sprintf("the Secret has %s but no %s, the shape Antrea writes with selfSignedCert: true: set selfSignedCert: false "+
+			"in Antrea's configuration (antrea-controller.conf) and let cert-manager re-issue the Secret; if Antrea already runs so, "+
+			"the issuer does not publish its CA in %s", corev1.TLSCertKey, caKey, caKey)
 		if cn := selfSignedIssuer(tlsPEM); cn != "" {
-			msg = fmt.Sprintf("the Secret has %s issued by %q but no %s: Antrea's selfSignedCert: true mode wrote it", corev1.TLSCertKey, cn, caKey)
+			msg = fmt.Sprintf("the Secret has %s issued by %q and no %s: Antrea's selfSignedCert: true mode wrote it; set selfSignedCert: false "+
+				"in Antrea's configuration (antrea-controller.conf) and let cert-manager re-issue the Secret", corev1.TLSCertKey, cn, caKey)
 		}
-		return Bundle{}, &SourceError{Reason: ReasonSelfSignedMode, Takeover: true,
-			Message: msg + "; set selfSignedCert: false in Antrea's configuration (antrea-controller.conf) and let cert-manager re-issue the Secret, or make the issuer publish its CA in " + caKey}
+		return Bundle{}, &SourceError{Reason: ReasonSelfSignedMode, Takeover: true, Message: msg}
 	}
 
 	roots, err := parseCertificates(caPEM)

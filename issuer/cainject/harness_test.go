@@ -41,22 +41,15 @@ import (
 const ns = antreasim.Namespace
 
 var (
-	env    *testenv.Env
-	envErr error
+	env      *testenv.Env
+	envErr   error
+	envStart sync.Once
 )
 
 func TestMain(m *testing.M) {
 	// Managers log through testr (per test); anything logging through the global logger is
 	// dropped rather than warned about.
 	logf.SetLogger(logr.Discard())
-	env, envErr = testenv.New(testenv.Options{WithoutCertManagerCRDs: true})
-	if envErr == nil {
-		// The tests poll many objects: their client is not rate limited (client-go's default
-		// of 5 requests/s would make every measured latency the test's own).
-		cfg := rest.CopyConfig(env.Config)
-		cfg.QPS = -1
-		env.Client, envErr = client.New(cfg, client.Options{Scheme: env.Scheme})
-	}
 	code := m.Run()
 	if env != nil {
 		if err := env.Stop(); err != nil {
@@ -66,9 +59,23 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// startEnv starts the package's control plane on first use (unit tests alone never pay for it).
+func startEnv() {
+	env, envErr = testenv.New(testenv.Options{WithoutCertManagerCRDs: true})
+	if envErr != nil {
+		return
+	}
+	// The tests poll many objects: their client is not rate limited (client-go's default of 5
+	// requests/s would make every measured latency the test's own).
+	cfg := rest.CopyConfig(env.Config)
+	cfg.QPS = -1
+	env.Client, envErr = client.New(cfg, client.Options{Scheme: env.Scheme})
+}
+
 // cluster returns the shared control plane, with every Antrea object of previous tests removed.
 func cluster(t *testing.T) (*testenv.Env, context.Context) {
 	t.Helper()
+	envStart.Do(startEnv)
 	if envErr != nil {
 		t.Fatalf("control plane: %v", envErr)
 	}
