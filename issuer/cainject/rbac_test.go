@@ -161,7 +161,7 @@ func assertNarrowRequests(t *testing.T, h *controllerHandle) {
 		"/api/v1/namespaces/" + ns + "/configmaps": "metadata.name=" + antreasim.CAConfigMapName,
 	}
 	labelled := map[string]bool{
-		"/apis/apiregistration.k8s.io/v1/apiservices":                            true,
+		"/apis/apiregistration.k8s.io/v1/apiservices":                           true,
 		"/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations":   true,
 		"/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations": true,
 		"/apis/apiextensions.k8s.io/v1/customresourcedefinitions":               true,
