@@ -194,7 +194,7 @@ func newReconciler(opts Options, reader client.Reader, writer client.Client, rec
 		writer:   writer,
 		recorder: recorder,
 		targets: []target{
-			configMapTarget{namespace: opts.Namespace, name: opts.ConfigMapName, key: opts.SecretKey},
+			configMapTarget{namespace: opts.Namespace, name: opts.ConfigMapName, key: ConfigMapKey},
 			apiServiceTarget{},
 			mutatingWebhookTarget{},
 			validatingWebhookTarget{},

@@ -16,6 +16,10 @@ const (
 	DefaultConfigMapName  = "antrea-ca"
 	DefaultTargetSelector = "app=antrea,served-by=antrea-controller"
 	DefaultFieldOwner     = "antrea-issuer-cainject"
+
+	// ConfigMapKey is the key of the bundle in the ConfigMap: antrea-agent and antctl always
+	// read ca.crt, whatever key the Secret uses.
+	ConfigMapKey = "ca.crt"
 )
 
 // Options configure the CA bundle sync.
