@@ -387,3 +387,7 @@ func counterValue(c prometheus.Counter) float64 {
 	_ = c.Write(m)
 	return m.GetCounter().GetValue()
 }
+
+func isAlreadyExists(err error) bool { return apierrors.IsAlreadyExists(err) }
+
+func isNotFound(err error) bool { return apierrors.IsNotFound(err) }
