@@ -53,3 +53,25 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10m), one after another.
 .PHONY: clean
 clean: ## Remove build output (keeps the cached control plane in bin/k8s).
 	rm -f $(BIN)/antrea-issuer
+
+# ---- Chart, container image and kind e2e (charts/, Dockerfile, hack/e2e-kind.sh) ----
+IMAGE ?= antrea-issuer
+TAG   ?= dev
+
+.PHONY: image
+image: ## Build bin/antrea-issuer for Linux and the container image $(IMAGE):$(TAG) (needs Docker).
+	GOOS=linux $(MAKE) build
+	docker build -t $(IMAGE):$(TAG) .
+
+.PHONY: e2e-kind
+e2e-kind: ## Run the e2e suite on a kind cluster with cert-manager and the chart (needs Docker, kind, helm, kubectl, internet).
+	IMAGE=$(IMAGE) TAG=$(TAG) hack/e2e-kind.sh
+
+.PHONY: chart-docs
+chart-docs: ## Regenerate the chart's CRD templates (from config/crd) and its README values table.
+	go run ./charts/internal/cmd/chartgen
+
+.PHONY: helm-lint
+helm-lint: ## Lint, render and schema-check the chart with Helm's Go SDK (no helm binary needed).
+	go test ./charts -count=1 -run 'TestLint|TestRender|TestSchema|TestGeneratedFilesUpToDate|TestCRDsMatchConfig|TestRBACMatchesGenerated'
+# ---- end of chart, image and kind e2e ----
