@@ -6,7 +6,7 @@
 // cert-manager and Antrea's own self-signed mode write.
 //
 // It is test support only: nothing in the antrea-issuer binary imports it. The names and labels
-// are Antrea's own (see /work/shared/ANTREA.md in the project notes and Antrea's Helm chart).
+// are Antrea's own (its Helm chart and pkg/apiserver/certificate); docs/cainject.md shows their use.
 package antreasim
 
 const (
