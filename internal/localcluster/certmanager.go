@@ -10,10 +10,10 @@ import (
 	"time"
 
 	controllerpkg "github.com/cert-manager/cert-manager/pkg/controller"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	// The controllers register themselves with controllerpkg.Known() in init().
 	_ "github.com/cert-manager/cert-manager/pkg/controller/certificaterequests/approver"
