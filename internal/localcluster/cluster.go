@@ -2,16 +2,12 @@ package localcluster
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
@@ -93,8 +89,9 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return nil, err
 	}
 
-	progress("installing cert-manager's RBAC (from its own chart) and antrea-issuer's (config/rbac)")
-	if err := c.installRBAC(ctx, opts.CASecretNamespaces); err != nil {
+	progress("installing the ServiceAccounts and RBAC of cert-manager's chart and antrea-issuer's chart")
+	chartArgs, err := c.installRBAC(ctx, opts.CASecretNamespaces)
+	if err != nil {
 		return nil, err
 	}
 
@@ -132,11 +129,8 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err := testenv.WriteKubeconfig(issuerCfg, issuerKubeconfig); err != nil {
 		return nil, err
 	}
-	args := []string{"--leader-elect", "--zap-log-level", "info"}
-	if len(opts.CASecretNamespaces) > 0 {
-		args = append(args, "--ca-secret-namespaces", strings.Join(opts.CASecretNamespaces, ","))
-	}
-	c.Issuer = &IssuerProcess{Binary: bin, Kubeconfig: issuerKubeconfig, Args: append(args, opts.IssuerArgs...), Log: logw}
+	// The process runs with the arguments the chart's Deployment gives the container.
+	c.Issuer = &IssuerProcess{Binary: bin, Kubeconfig: issuerKubeconfig, Args: append(chartArgs, opts.IssuerArgs...), Log: logw}
 	if err := c.Issuer.Start(ctx); err != nil {
 		return nil, err
 	}
@@ -162,54 +156,28 @@ func (c *Cluster) Stop() {
 	}
 }
 
-// installRBAC applies cert-manager's chart RBAC, antrea-issuer's generated RBAC bound to its
-// ServiceAccount, the approval ClusterRole for cert-manager, and a CA Secret Role in each extra
-// namespace (as the chart renders for caSecretNamespaces).
-func (c *Cluster) installRBAC(ctx context.Context, caSecretNamespaces []string) error {
+// installRBAC applies the ServiceAccounts and RBAC of cert-manager's chart and of antrea-issuer's
+// chart (including the role letting cert-manager approve our requests), and returns the
+// arguments antrea-issuer's chart gives its container.
+func (c *Cluster) installRBAC(ctx context.Context, caSecretNamespaces []string) (args []string, err error) {
 	for _, ns := range append([]string{CertManagerNamespace, IssuerNamespace}, caSecretNamespaces...) {
 		if err := Apply(ctx, c.Env.Client, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	cmObjs, err := certManagerRBAC()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	root := testenv.RepoRoot()
-	ours, err := ReadManifests(filepath.Join(root, "config", "rbac", "role.yaml"), filepath.Join(root, "config", "rbac", "cert-manager-approver.yaml"))
+	ours, err := renderIssuerChart(caSecretNamespaces)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var objs []client.Object
-	for _, o := range append(cmObjs, ours...) {
+	for _, o := range append(cmObjs, ours.objects...) {
 		objs = append(objs, o)
 	}
-	subject := rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: IssuerNamespace, Name: IssuerServiceAccount}
-	for _, o := range ours {
-		if o.GetName() != "antrea-issuer" {
-			continue
-		}
-		ref := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: o.GetKind(), Name: o.GetName()}
-		switch o.GetKind() {
-		case "ClusterRole":
-			objs = append(objs, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: o.GetName()}, RoleRef: ref, Subjects: []rbacv1.Subject{subject}})
-		case "Role":
-			objs = append(objs, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: o.GetName(), Namespace: o.GetNamespace()}, RoleRef: ref, Subjects: []rbacv1.Subject{subject}})
-		}
-	}
-	for _, ns := range caSecretNamespaces {
-		objs = append(objs,
-			&rbacv1.Role{
-				ObjectMeta: metav1.ObjectMeta{Name: "antrea-issuer-ca-secrets", Namespace: ns},
-				Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list", "watch", "create"}}},
-			},
-			&rbacv1.RoleBinding{
-				ObjectMeta: metav1.ObjectMeta{Name: "antrea-issuer-ca-secrets", Namespace: ns},
-				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "antrea-issuer-ca-secrets"},
-				Subjects:   []rbacv1.Subject{subject},
-			})
-	}
-	return Apply(ctx, c.Env.Client, objs...)
+	return ours.args, Apply(ctx, c.Env.Client, objs...)
 }
 
 // serveAntreaSecret makes the stand-in Antrea server serve the key pair of antrea-controller-tls
@@ -234,8 +202,3 @@ func (c *Cluster) serveAntreaSecret(ctx context.Context) {
 		w.Stop()
 	}
 }
-
-// ErrNotLocal is returned by operations that need the local installation.
-var ErrNotLocal = errors.New("only available on the local control plane")
-
-var _ = fmt.Sprintf

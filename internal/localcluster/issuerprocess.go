@@ -56,11 +56,12 @@ func (p *IssuerProcess) Start(ctx context.Context) error {
 		return err
 	}
 	p.healthAddr = "127.0.0.1:" + strconv.Itoa(port)
-	args := append([]string{
+	// Later flags win: the local ports and credentials override the chart's.
+	args := append(append([]string{}, p.Args...),
 		"--kubeconfig", p.Kubeconfig,
 		"--metrics-bind-address", "0",
 		"--health-probe-bind-address", p.healthAddr,
-	}, p.Args...)
+	)
 	cmd := exec.Command(p.Binary, args...)
 	cmd.Stdout, cmd.Stderr = p.Log, p.Log
 	cmd.Env = append(os.Environ(), "POD_NAMESPACE="+IssuerNamespace)
