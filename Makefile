@@ -25,6 +25,12 @@ build: ## Build the antrea-issuer binary into bin/.
 envtest-assets: ## Build etcd and kube-apiserver from the module proxy into bin/k8s (cached).
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/build-control-plane.sh $(ENVTEST_ASSETS)
 
+DEMO_ARGS ?=
+.PHONY: demo
+demo: envtest-assets ## Run the whole flow on a local control plane and print a report (DEMO_ARGS=-keep to explore).
+	@echo "make demo: the first run builds etcd and kube-apiserver from source (about 7 minutes); later runs take seconds."
+	go run ./hack/demo $(DEMO_ARGS)
+
 .PHONY: test
 test: envtest-assets ## Run every test that runs here: unit, fuzz seeds, integration and local e2e.
 	go test $(GO_TEST_FLAGS) ./...

@@ -3,6 +3,7 @@ package localcluster
 import (
 	"context"
 	"fmt"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	controllerpkg "github.com/cert-manager/cert-manager/pkg/controller"
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
@@ -77,8 +80,12 @@ func certManagerRBAC() ([]*unstructured.Unstructured, error) {
 }
 
 // runCertManager starts cert-manager's controllers in this process against kubeconfig (the
-// cert-manager ServiceAccount's credentials) until ctx ends.
-func runCertManager(ctx context.Context, kubeconfig string) error {
+// cert-manager ServiceAccount's credentials) until ctx ends. They log to logw.
+func runCertManager(ctx context.Context, kubeconfig string, logw io.Writer) error {
+	// cert-manager takes its logger from the context, falling back to klog (stderr).
+	ctx = logr.NewContext(ctx, funcr.New(func(prefix, args string) {
+		fmt.Fprintln(logw, "cert-manager", prefix, args)
+	}, funcr.Options{}))
 	factory, err := controllerpkg.NewContextFactory(ctx, controllerpkg.ContextOptions{
 		Kubeconfig:         kubeconfig,
 		KubernetesAPIQPS:   50,

@@ -104,7 +104,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err := testenv.WriteKubeconfig(cmCfg, cmKubeconfig); err != nil {
 		return nil, err
 	}
-	if err := runCertManager(ctx, cmKubeconfig); err != nil {
+	if err := runCertManager(ctx, cmKubeconfig, logw); err != nil {
 		return nil, err
 	}
 
