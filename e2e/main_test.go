@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"k8s.io/client-go/kubernetes"
@@ -100,5 +101,20 @@ func needLocal(t *testing.T) {
 	t.Helper()
 	if suite.local == nil {
 		t.Skip("needs the local installation's Antrea stand-in (E2E_MODE=local)")
+	}
+}
+
+// TestREADMEShowsTheSample keeps the README's example identical to the file the tests apply.
+func TestREADMEShowsTheSample(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample, err := os.ReadFile(samplePath("antrea-controller-tls.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "```yaml\n"+string(sample)+"```") {
+		t.Error("README.md's example differs from config/samples/antrea-controller-tls.yaml: copy the file into the README")
 	}
 }
