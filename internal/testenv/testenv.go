@@ -141,20 +141,29 @@ func New(opts Options) (*Env, error) {
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
 	}
+	dir, err := os.MkdirTemp("", "antrea-issuer-testenv-")
+	if err != nil {
+		return nil, err
+	}
+	// Fixed directories, removed by Stop: envtest would otherwise pick temporary ones and forget
+	// them on a stop, so a restarted API server would get a new serving CA and a new
+	// ServiceAccount signing key (every client and token rejected) and a restarted etcd would
+	// start empty. See RestartControlPlane.
+	if err := fixControlPlaneDirs(te, dir); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
 	// Lets the aggregator dial an APIService's backend through its Service's endpoints (the
 	// stand-in Antrea server on 127.0.0.1), so the aggregator judges injected caBundles.
 	te.ControlPlane.GetAPIServer().Configure().Set("enable-aggregator-routing", "true")
 
 	cfg, err := te.Start()
 	if err != nil {
+		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("starting the control plane from %s: %w", assets, err)
 	}
-	e := &Env{Config: cfg, Scheme: scheme, env: te}
+	e := &Env{Config: cfg, Scheme: scheme, env: te, dir: dir}
 	if e.Client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
-		_ = e.Stop()
-		return nil, err
-	}
-	if e.dir, err = os.MkdirTemp("", "antrea-issuer-testenv-"); err != nil {
 		_ = e.Stop()
 		return nil, err
 	}
