@@ -2,7 +2,6 @@ package issuer
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	issuerlibapi "github.com/cert-manager/issuer-lib/api/v1alpha1"
@@ -32,9 +31,6 @@ func (c *Controller) check(ctx context.Context, iss issuerlibapi.Issuer) error {
 			gens.Active.Cert.NotAfter.UTC().Format(time.RFC3339), cfg.Secret)
 	}
 	c.metrics.observeCA(iss, gens)
-	if err := c.updateCAStatus(ctx, iss, cfg, gens); err != nil {
-		return fmt.Errorf("recording CA status: %w", err)
-	}
 	// Check is not re-run by issuer-lib while the issuer stays Ready: ask for one when the active
 	// CA expires, so the issuer stops reporting Ready for a CA that can no longer sign.
 	c.rechecks.at(iss, gens.Active.Cert.NotAfter)

@@ -36,7 +36,9 @@ type issuerConfig struct {
 	KeyAlgorithm signer.KeyAlgorithm
 	CADuration   time.Duration
 	RenewBefore  time.Duration
-	Policy       signer.Policy
+	// MinPhaseDuration is the least time each CA rotation phase lasts.
+	MinPhaseDuration time.Duration
+	Policy           signer.Policy
 }
 
 // resolveConfig computes an issuer's configuration. clusterResourceNamespace holds the CA Secrets
@@ -81,6 +83,7 @@ func resolveConfig(iss issuerlibapi.Issuer, clusterResourceNamespace string) (is
 		}
 		cfg.CADuration = durationOr(gen.Duration, DefaultCADuration)
 		cfg.RenewBefore = durationOr(gen.RenewBefore, DefaultCARenewBefore)
+		cfg.MinPhaseDuration = durationOr(gen.MinPhaseDuration, DefaultMinPhaseDuration)
 		if cfg.CADuration < 2*time.Hour {
 			errs = append(errs, fmt.Errorf("spec.ca.generated.duration %s is too short: at least 2h", cfg.CADuration))
 		}

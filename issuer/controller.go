@@ -14,6 +14,7 @@ import (
 	"github.com/cert-manager/issuer-lib/controllers"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -42,6 +43,11 @@ type Options struct {
 	MaxRetryDuration time.Duration
 	// Workers is the number of concurrent reconciles per controller.
 	Workers int
+	// AntreaSecret is Antrea's certificate Secret. When a Certificate of an issuer writes it, CA
+	// rotation also waits for AntreaCAConfigMap (filled by the CA bundle sync) to carry the
+	// issuer's bundle. Empty: no such wait.
+	AntreaSecret      types.NamespacedName
+	AntreaCAConfigMap types.NamespacedName
 	// Clock is injected for tests; defaults to the real clock.
 	Clock clock.WithDelayedExecution
 }
@@ -102,6 +108,9 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		rechecks: newRecheckScheduler(opts.Clock),
 		metrics:  defaultMetrics(),
 	}
+	if err := c.setupRotation(ctx, mgr); err != nil {
+		return fmt.Errorf("setting up CA rotation: %w", err)
+	}
 	return (&controllers.CombinedController{
 		IssuerTypes:        []issuerlibapi.Issuer{&v1alpha1.AntreaIssuer{}},
 		ClusterIssuerTypes: []issuerlibapi.Issuer{&v1alpha1.AntreaClusterIssuer{}},
@@ -117,66 +126,59 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		// cert-manager reads ca.crt from status.ca; Antrea needs ca.crt in its Secret.
 		SetCAOnCertificateRequest: true,
 		PreSetupWithManager:       c.watchCASources,
-		ControllerOptions:         controller.Options{MaxConcurrentReconciles: max(opts.Workers, 1)},
+		ControllerOptions:         c.controllerOptions(),
 	}).SetupWithManager(ctx, mgr)
+}
+
+func (c *Controller) controllerOptions() controller.Options {
+	return controller.Options{MaxConcurrentReconciles: max(c.opts.Workers, 1)}
 }
 
 // watchCASources makes the issuer controllers re-check an issuer when its CA Secret changes and
 // when the recheck scheduler fires (CA expiry).
-func (c *Controller) watchCASources(_ context.Context, gvk schema.GroupVersionKind, mgr ctrl.Manager, b *builder.Builder) error {
-	var list func(ctx context.Context, ns string) ([]issuerlibapi.Issuer, error)
-	switch gvk.Kind {
-	case "AntreaIssuer":
-		list = func(ctx context.Context, ns string) ([]issuerlibapi.Issuer, error) {
-			var l v1alpha1.AntreaIssuerList
-			if err := mgr.GetClient().List(ctx, &l, client.InNamespace(ns)); err != nil {
-				return nil, err
-			}
-			out := make([]issuerlibapi.Issuer, 0, len(l.Items))
-			for i := range l.Items {
-				out = append(out, &l.Items[i])
-			}
-			return out, nil
-		}
-	case "AntreaClusterIssuer":
-		list = func(ctx context.Context, ns string) ([]issuerlibapi.Issuer, error) {
-			if ns != c.opts.ClusterResourceNamespace {
-				return nil, nil
-			}
-			var l v1alpha1.AntreaClusterIssuerList
-			if err := mgr.GetClient().List(ctx, &l); err != nil {
-				return nil, err
-			}
-			out := make([]issuerlibapi.Issuer, 0, len(l.Items))
-			for i := range l.Items {
-				out = append(out, &l.Items[i])
-			}
-			return out, nil
-		}
-	default:
+func (c *Controller) watchCASources(_ context.Context, gvk schema.GroupVersionKind, _ ctrl.Manager, b *builder.Builder) error {
+	if gvk.Kind != "AntreaIssuer" && gvk.Kind != "AntreaClusterIssuer" {
 		return nil // the CertificateRequest controller needs no extra sources
 	}
-
 	b.Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []reconcile.Request {
-		issuers, err := list(ctx, obj.GetNamespace())
-		if err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "listing issuers for a CA Secret change", "secret", client.ObjectKeyFromObject(obj))
-			return nil
-		}
-		var reqs []reconcile.Request
-		for _, iss := range issuers {
-			cfg, err := resolveConfig(iss, c.opts.ClusterResourceNamespace)
-			if err == nil && cfg.Secret == client.ObjectKeyFromObject(obj) {
-				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(iss)})
-			}
-		}
-		return reqs
+		return c.issuersForSecret(ctx, gvk.Kind, obj)
 	}))
 	b.WatchesRawSource(source.Channel(c.rechecks.channel(gvk.Kind), &handler.EnqueueRequestForObject{}))
 	return nil
 }
 
-// String names the controller in errors.
-func (c *Controller) String() string {
-	return fmt.Sprintf("antrea-issuer(%s)", c.opts.ClusterResourceNamespace)
+// issuersForSecret lists the issuers of a kind whose CA Secret is secret.
+func (c *Controller) issuersForSecret(ctx context.Context, kind string, secret client.Object) []reconcile.Request {
+	var issuers []issuerlibapi.Issuer
+	switch kind {
+	case "AntreaIssuer":
+		var l v1alpha1.AntreaIssuerList
+		if err := c.client.List(ctx, &l, client.InNamespace(secret.GetNamespace())); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "listing issuers for a CA Secret change", "secret", client.ObjectKeyFromObject(secret))
+			return nil
+		}
+		for i := range l.Items {
+			issuers = append(issuers, &l.Items[i])
+		}
+	case "AntreaClusterIssuer":
+		if secret.GetNamespace() != c.opts.ClusterResourceNamespace {
+			return nil
+		}
+		var l v1alpha1.AntreaClusterIssuerList
+		if err := c.client.List(ctx, &l); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "listing issuers for a CA Secret change", "secret", client.ObjectKeyFromObject(secret))
+			return nil
+		}
+		for i := range l.Items {
+			issuers = append(issuers, &l.Items[i])
+		}
+	}
+	var reqs []reconcile.Request
+	for _, iss := range issuers {
+		cfg, err := resolveConfig(iss, c.opts.ClusterResourceNamespace)
+		if err == nil && cfg.Secret == client.ObjectKeyFromObject(secret) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(iss)})
+		}
+	}
+	return reqs
 }

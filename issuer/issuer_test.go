@@ -67,9 +67,18 @@ func TestClusterIssuerWithEmptySpecSignsAntreaCertificate(t *testing.T) {
 	if caSecret.Labels[issuer.LabelCASecret] != "true" {
 		t.Errorf("CA Secret labels = %v", caSecret.Labels)
 	}
-	if iss.Status.CA == nil || iss.Status.CA.Active == nil || iss.Status.CA.Phase != "Steady" {
-		t.Fatalf("status.ca = %+v, want a Steady phase with an active CA", iss.Status.CA)
-	}
+	testenv.Eventually(t, 30*time.Second, "status.ca with a Steady phase and an active CA", func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(iss), iss); err != nil {
+			return err
+		}
+		if iss.Status.CA == nil || iss.Status.CA.Active == nil || iss.Status.CA.Phase != "Steady" {
+			return fmt.Errorf("status.ca = %+v", iss.Status.CA)
+		}
+		if c := meta.FindStatusCondition(iss.Status.Conditions, issuer.ConditionCARotation); c == nil || c.Reason != "Idle" {
+			return fmt.Errorf("CARotation condition = %+v", c)
+		}
+		return nil
+	})
 
 	cr := createApproved(ctx, t, env.Client, newCR(t, "kube-system", clusterIssuerRef(iss.Name)))
 	cr = waitReadyReason(ctx, t, env.Client, cr, cmapi.CertificateRequestReasonIssued)

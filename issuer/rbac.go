@@ -9,5 +9,10 @@ package issuer
 // +kubebuilder:rbac:groups=cert-manager.io,resources=certificaterequests,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cert-manager.io,resources=certificaterequests/status,verbs=patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups="",namespace=antrea-issuer,resources=secrets,verbs=get;list;watch;create
+//
+// CA rotation re-issues the Certificates that use an issuer (as `cmctl renew` does: the
+// Issuing condition), and rewrites the generated CA Secret at each rotation step.
+// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates/status,verbs=update
+// +kubebuilder:rbac:groups="",namespace=antrea-issuer,resources=secrets,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=antrea-issuer,resources=leases,verbs=get;create;update

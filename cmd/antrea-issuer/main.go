@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -108,6 +109,11 @@ func run(ctx context.Context, opts *Options) error {
 	}
 
 	if opts.EnableIssuer {
+		if opts.EnableCABundleSync {
+			// CA rotation waits for antrea-ca to carry a new bundle before its next step.
+			opts.Issuer.AntreaSecret = types.NamespacedName{Namespace: opts.CABundleSync.Namespace, Name: opts.CABundleSync.SecretName}
+			opts.Issuer.AntreaCAConfigMap = types.NamespacedName{Namespace: opts.CABundleSync.Namespace, Name: opts.CABundleSync.ConfigMapName}
+		}
 		if err := issuer.SetupWithManager(ctx, mgr, opts.Issuer); err != nil {
 			return fmt.Errorf("setting up the issuer controllers: %w", err)
 		}

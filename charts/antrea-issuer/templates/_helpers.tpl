@@ -85,5 +85,6 @@ duplicates, in a stable order.
   - create
   - get
   - list
+  - update
   - watch
 {{- end }}

@@ -58,6 +58,13 @@ type GeneratedCA struct {
 	// +optional
 	// +kubebuilder:default="8760h"
 	RenewBefore *metav1.Duration `json:"renewBefore,omitempty"`
+
+	// MinPhaseDuration is the least time each rotation phase lasts (the new CA trusted before it
+	// signs; the old CA trusted after it stops signing), so that kubelet refreshes mounted
+	// Secrets and Antrea reloads its CA files before the next step.
+	// +optional
+	// +kubebuilder:default="5m"
+	MinPhaseDuration *metav1.Duration `json:"minPhaseDuration,omitempty"`
 }
 
 // ProvidedCA points at a CA that the user manages.

@@ -22,6 +22,10 @@ type CAStatus struct {
 	// +optional
 	Phase string `json:"phase,omitempty"`
 
+	// PhaseSince is when the current phase began.
+	// +optional
+	PhaseSince metav1.Time `json:"phaseSince,omitzero"`
+
 	// SecretName is the Secret holding the CA, in the namespace the issuer reads from.
 	// +optional
 	SecretName string `json:"secretName,omitempty"`

@@ -1,0 +1,318 @@
+package issuer
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	apiutil "github.com/cert-manager/cert-manager/pkg/api/util"
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+	issuerlibapi "github.com/cert-manager/issuer-lib/api/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
+	"antrea.io/antrea-issuer/signer"
+)
+
+// Annotations that drive and record CA rotation.
+const (
+	// AnnotationRotate on an issuer asks for a CA rotation: set it to a new value (for example
+	// the current time) to rotate now. Each distinct value rotates once.
+	AnnotationRotate = v1alpha1.GroupName + "/rotate"
+	// annotationRotateHandled on the CA Secret is the last AnnotationRotate value acted upon.
+	annotationRotateHandled = v1alpha1.GroupName + "/rotate-handled"
+	// annotationPhaseSince on the CA Secret is when the current rotation phase began (RFC 3339).
+	annotationPhaseSince = v1alpha1.GroupName + "/phase-since"
+	// indexCertificateRequestOwner indexes CertificateRequests by their owning Certificate's UID.
+	indexCertificateRequestOwner = ".metadata.ownerCertificate"
+	// rotationFieldOwner owns status.ca and the CARotation condition.
+	rotationFieldOwner = "antrea-issuer-rotation"
+	// ConditionCARotation is the issuer condition describing CA rotation.
+	ConditionCARotation = "CARotation"
+)
+
+// DefaultMinPhaseDuration lets kubelet refresh mounted Secrets (within about a minute) and
+// Antrea reload its CA and certificate files (about every minute) before the next step.
+const DefaultMinPhaseDuration = 5 * time.Minute
+
+// rotationReconciler drives CA rotation for one issuer kind, and publishes status.ca.
+type rotationReconciler struct {
+	*Controller
+	newIssuer func() issuerlibapi.Issuer
+	kind      string
+}
+
+func (c *Controller) setupRotation(ctx context.Context, mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &cmapi.CertificateRequest{}, indexCertificateRequestOwner, func(o client.Object) []string {
+		for _, ref := range o.GetOwnerReferences() {
+			if ref.Kind == "Certificate" && ref.Controller != nil && *ref.Controller {
+				return []string{string(ref.UID)}
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, r := range []*rotationReconciler{
+		{Controller: c, kind: "AntreaIssuer", newIssuer: func() issuerlibapi.Issuer { return &v1alpha1.AntreaIssuer{} }},
+		{Controller: c, kind: "AntreaClusterIssuer", newIssuer: func() issuerlibapi.Issuer { return &v1alpha1.AntreaClusterIssuer{} }},
+	} {
+		err := ctrl.NewControllerManagedBy(mgr).
+			Named("ca-rotation-"+r.kind).
+			For(r.newIssuer(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+				return c.issuersForSecret(ctx, r.kind, o)
+			})).
+			Watches(&cmapi.Certificate{}, handler.EnqueueRequestsFromMapFunc(r.issuerOfCertificate)).
+			WithOptions(c.controllerOptions()).
+			Complete(r)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// issuerOfCertificate maps a Certificate to the issuer of this kind it uses.
+func (r *rotationReconciler) issuerOfCertificate(_ context.Context, o client.Object) []reconcile.Request {
+	crt, ok := o.(*cmapi.Certificate)
+	if !ok || crt.Spec.IssuerRef.Group != v1alpha1.GroupName || crt.Spec.IssuerRef.Kind != r.kind {
+		return nil
+	}
+	key := types.NamespacedName{Name: crt.Spec.IssuerRef.Name}
+	if r.kind == "AntreaIssuer" {
+		key.Namespace = crt.Namespace
+	}
+	return []reconcile.Request{{NamespacedName: key}}
+}
+
+// Reconcile gathers the rotation input, plans, and applies the plan: fetch, compute, apply.
+func (r *rotationReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	iss := r.newIssuer()
+	if err := r.client.Get(ctx, req.NamespacedName, iss.(client.Object)); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	cfg, err := resolveConfig(iss, r.opts.ClusterResourceNamespace)
+	if err != nil {
+		return reconcile.Result{}, nil // Check reports an invalid spec
+	}
+	secret := &corev1.Secret{}
+	if err := r.client.Get(ctx, cfg.Secret, secret); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err) // Check creates it or reports it missing
+	}
+	now := r.clock.Now()
+	gens, err := r.store.parse(secret, now)
+	if err != nil {
+		return reconcile.Result{}, nil // Check reports an unusable CA
+	}
+
+	in, err := r.gatherInput(ctx, iss, cfg, secret, gens, now)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	plan := planRotation(in)
+	if !cfg.Generate {
+		plan.Step = stepNone // a provided CA is the user's to replace
+	}
+
+	if plan.Step != stepNone {
+		if err := r.applyStepToSecret(ctx, iss, cfg, secret, gens, plan.Step, now); err != nil {
+			return reconcile.Result{}, err
+		}
+		// The Secret event brings the next reconcile, with the new generations.
+		return reconcile.Result{}, nil
+	}
+	for _, key := range plan.Reissue {
+		if err := r.reissue(ctx, key); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	if len(plan.Reissue) > 0 {
+		r.recorder.Eventf(iss, nil, corev1.EventTypeNormal, "Reissuing", "Reissue",
+			"Re-issuing %d certificate(s) to match CA phase %s", len(plan.Reissue), gens.Phase())
+	}
+	r.metrics.observeRotation(iss, gens.Phase())
+	if err := r.publishStatus(ctx, iss, cfg, secret, gens, plan); err != nil {
+		return reconcile.Result{}, err
+	}
+	return reconcile.Result{RequeueAfter: plan.RequeueAfter}, nil
+}
+
+func (r *rotationReconciler) gatherInput(ctx context.Context, iss issuerlibapi.Issuer, cfg issuerConfig, secret *corev1.Secret, gens signer.Generations, now time.Time) (rotationInput, error) {
+	in := rotationInput{
+		Now:              now,
+		Generations:      gens,
+		PhaseSince:       phaseSince(secret),
+		RenewBefore:      cfg.RenewBefore,
+		MinPhaseDuration: cfg.MinPhaseDuration,
+	}
+	if v := iss.GetAnnotations()[AnnotationRotate]; v != "" && v != secret.Annotations[annotationRotateHandled] {
+		in.RequestPending = true
+	}
+
+	var certs cmapi.CertificateList
+	var opts []client.ListOption
+	if r.kind == "AntreaIssuer" {
+		opts = append(opts, client.InNamespace(iss.GetNamespace()))
+	}
+	if err := r.client.List(ctx, &certs, opts...); err != nil {
+		return in, fmt.Errorf("listing Certificates: %w", err)
+	}
+	issuesAntreaSecret := false
+	for i := range certs.Items {
+		crt := &certs.Items[i]
+		ref := crt.Spec.IssuerRef
+		if ref.Group != v1alpha1.GroupName || ref.Kind != r.kind || ref.Name != iss.GetName() {
+			continue
+		}
+		st, err := r.certificateState(ctx, crt, gens, in.PhaseSince)
+		if err != nil {
+			return in, err
+		}
+		in.Certificates = append(in.Certificates, st)
+		if st.Issued && r.opts.AntreaSecret == (types.NamespacedName{Namespace: crt.Namespace, Name: crt.Spec.SecretName}) {
+			issuesAntreaSecret = true
+		}
+	}
+	if issuesAntreaSecret && r.opts.AntreaCAConfigMap.Name != "" {
+		// Antrea's agents trust antrea-ca, which the CA bundle sync fills from the Secret.
+		cm := &corev1.ConfigMap{}
+		err := r.client.Get(ctx, r.opts.AntreaCAConfigMap, cm)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return in, fmt.Errorf("reading %s: %w", r.opts.AntreaCAConfigMap, err)
+		}
+		in.PublishedBundles = map[string][]byte{"ConfigMap " + r.opts.AntreaCAConfigMap.String(): []byte(cm.Data["ca.crt"])}
+	}
+	return in, nil
+}
+
+// certificateState reads a Certificate's current certificate from the CertificateRequest of its
+// current revision (issuer-lib caches CertificateRequests; Secrets of other namespaces are not
+// readable, by design).
+func (r *rotationReconciler) certificateState(ctx context.Context, crt *cmapi.Certificate, gens signer.Generations, phaseSince time.Time) (certificateState, error) {
+	st := certificateState{Key: client.ObjectKeyFromObject(crt)}
+	if c := apiutil.GetCertificateCondition(crt, cmapi.CertificateConditionIssuing); c != nil && c.Status == cmmeta.ConditionTrue {
+		st.Issuing = true
+	}
+	if t := crt.Status.LastFailureTime; t != nil && !t.Time.Before(phaseSince) {
+		st.FailedRecently = true
+	}
+	if crt.Status.Revision == nil {
+		return st, nil
+	}
+	var crs cmapi.CertificateRequestList
+	if err := r.client.List(ctx, &crs, client.InNamespace(crt.Namespace), client.MatchingFields{indexCertificateRequestOwner: string(crt.UID)}); err != nil {
+		return st, fmt.Errorf("listing CertificateRequests of %s: %w", st.Key, err)
+	}
+	revision := fmt.Sprint(*crt.Status.Revision)
+	for _, cr := range crs.Items {
+		if cr.Annotations[cmapi.CertificateRequestRevisionAnnotationKey] != revision || len(cr.Status.Certificate) == 0 {
+			continue
+		}
+		st.Issued = true
+		st.CA = cr.Status.CA
+		if leaf, err := firstCertificate(cr.Status.Certificate); err == nil {
+			st.SignedByActive = leaf.CheckSignatureFrom(gens.Active.Cert) == nil
+		}
+	}
+	return st, nil
+}
+
+// applyStepToSecret writes the next generations into the CA Secret. The update carries the
+// Secret's resourceVersion, so of two replicas racing only one step lands; the other conflicts,
+// re-reads and sees it done.
+func (r *rotationReconciler) applyStepToSecret(ctx context.Context, iss issuerlibapi.Issuer, cfg issuerConfig, secret *corev1.Secret, gens signer.Generations, step rotationStep, now time.Time) error {
+	var next *signer.CA
+	if step == stepPrepare {
+		var err error
+		if next, err = signer.GenerateCA(now, signer.CAOptions{KeyAlgorithm: cfg.KeyAlgorithm, Lifetime: cfg.CADuration}); err != nil {
+			return fmt.Errorf("generating the next CA: %w", err)
+		}
+	}
+	updated, err := applyStep(gens, step, next)
+	if err != nil {
+		return err
+	}
+	data, err := updated.SecretData()
+	if err != nil {
+		return err
+	}
+	s := secret.DeepCopy()
+	s.Data = data
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	s.Annotations[annotationPhaseSince] = now.UTC().Format(time.RFC3339)
+	if step == stepPrepare {
+		if v := iss.GetAnnotations()[AnnotationRotate]; v != "" {
+			s.Annotations[annotationRotateHandled] = v
+		}
+	}
+	if err := r.client.Update(ctx, s); err != nil {
+		if apierrors.IsConflict(err) {
+			return fmt.Errorf("CA Secret %s changed meanwhile; re-reading: %w", cfg.Secret, err)
+		}
+		r.recorder.Eventf(iss, nil, corev1.EventTypeWarning, "CARotationFailed", string(step),
+			"Could not write CA rotation step %s to Secret %s: %v", step, cfg.Secret, err)
+		return fmt.Errorf("writing rotation step %s: %w", step, err)
+	}
+	r.metrics.observeTransition(gens.Phase(), now.Sub(phaseSince(secret)))
+	msg := map[rotationStep]string{
+		stepPrepare:  "Prepared CA %q: trusted alongside the active CA, not signing yet",
+		stepActivate: "Activated CA %q: it signs from now on; the previous CA stays trusted until its certificates are replaced",
+		stepRetire:   "Retired the previous CA; CA %q alone is trusted",
+	}[step]
+	cn := updated.Active.Cert.Subject.CommonName
+	if step == stepPrepare {
+		cn = next.Cert.Subject.CommonName
+	}
+	r.recorder.Eventf(iss, nil, corev1.EventTypeNormal, "CARotation"+string(step)+"d", string(step), msg, cn)
+	log.FromContext(ctx).Info("CA rotation step", "step", string(step), "secret", cfg.Secret.String(), "ca", cn)
+	return nil
+}
+
+// reissue asks cert-manager to issue a Certificate now, as `cmctl renew` does.
+func (r *rotationReconciler) reissue(ctx context.Context, key types.NamespacedName) error {
+	crt := &cmapi.Certificate{}
+	if err := r.client.Get(ctx, key, crt); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	apiutil.SetCertificateCondition(crt, crt.Generation, cmapi.CertificateConditionIssuing, cmmeta.ConditionTrue,
+		"CARotation", "Re-issued by antrea-issuer to follow its CA rotation")
+	if err := r.client.Status().Update(ctx, crt); err != nil {
+		return fmt.Errorf("re-issuing Certificate %s: %w", key, err)
+	}
+	log.FromContext(ctx).Info("re-issuing certificate for CA rotation", "certificate", key.String())
+	return nil
+}
+
+func phaseSince(secret *corev1.Secret) time.Time {
+	if t, err := time.Parse(time.RFC3339, secret.Annotations[annotationPhaseSince]); err == nil {
+		return t
+	}
+	return secret.CreationTimestamp.Time
+}
+
+func firstCertificate(pemBytes []byte) (*x509.Certificate, error) {
+	b, err := signer.ParseBundle(pemBytes)
+	if err != nil {
+		return nil, err
+	}
+	certs := b.Certificates()
+	if len(certs) == 0 {
+		return nil, errors.New("no certificate")
+	}
+	return certs[0], nil
+}
