@@ -455,7 +455,7 @@ func TestRender(t *testing.T) {
 			}},
 		"caSecretNamespaces [team-a]": {sets: []string{"caSecretNamespaces={team-a}"}, check: func(t *testing.T, r *rendered) {
 			role := into[rbacv1.Role](t, r.get(t, "Role", "team-a", "antrea-issuer:ca-secrets"))
-			want := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create", "get", "list", "watch"}}}
+			want := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create", "get", "list", "update", "watch"}}}
 			if !jsonEqual(role.Rules, want) {
 				t.Errorf("team-a Role rules = %+v", role.Rules)
 			}
