@@ -254,7 +254,7 @@ func (r *rotationReconciler) applyStepToSecret(ctx context.Context, iss issuerli
 	if s.Annotations == nil {
 		s.Annotations = map[string]string{}
 	}
-	s.Annotations[annotationPhaseSince] = now.UTC().Format(time.RFC3339)
+	s.Annotations[annotationPhaseSince] = now.UTC().Format(time.RFC3339Nano)
 	if step == stepPrepare {
 		if v := iss.GetAnnotations()[AnnotationRotate]; v != "" {
 			s.Annotations[annotationRotateHandled] = v
