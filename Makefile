@@ -36,15 +36,16 @@ test: envtest-assets ## Run every test that runs here: unit, fuzz seeds, integra
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: generate
-generate: ## Regenerate deepcopy, CRDs and RBAC with controller-gen.
+generate: ## Regenerate deepcopy, CRDs and RBAC (controller-gen), and the chart's CRDs and values table.
 	$(CONTROLLER_GEN) object paths=./issuer/api/...
 	$(CONTROLLER_GEN) crd paths=./issuer/api/... output:crd:artifacts:config=config/crd
 	$(CONTROLLER_GEN) rbac:roleName=antrea-issuer paths=./issuer/... output:rbac:artifacts:config=config/rbac
+	go run ./charts/internal/cmd/chartgen
 
 .PHONY: verify
 verify: generate ## Fail on generated-file drift, gofmt or go vet findings.
-	@git diff --exit-code -- config issuer/api || { echo "generated files are stale: run 'make generate' and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- config issuer/api)" || { echo "untracked generated files: run 'make generate' and commit"; git status --porcelain -- config issuer/api; exit 1; }
+	@git diff --exit-code -- config issuer/api charts || { echo "generated files are stale: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- config issuer/api charts)" || { echo "untracked generated files: run 'make generate' and commit"; git status --porcelain -- config issuer/api charts; exit 1; }
 	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	go vet ./...
 
