@@ -2,6 +2,7 @@ package testenv_test
 
 import (
 	"testing"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -34,7 +35,7 @@ func TestRestartControlPlaneKeepsAddressCredentialsAndData(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	outage, err := env.RestartControlPlane()
+	outage, err := env.RestartControlPlane(2 * time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
