@@ -37,11 +37,15 @@ type IssuerProcess struct {
 	Args       []string
 	// Log receives the process's output.
 	Log io.Writer
+	// MetricsBindAddress serves /metrics there (for example "127.0.0.1:0" picks a free port;
+	// see MetricsURL); empty disables metrics.
+	MetricsBindAddress string
 
-	mu         sync.Mutex
-	cmd        *exec.Cmd
-	done       chan struct{}
-	healthAddr string
+	mu          sync.Mutex
+	cmd         *exec.Cmd
+	done        chan struct{}
+	healthAddr  string
+	metricsAddr string
 }
 
 // Start runs the process and waits until it reports ready.
@@ -56,10 +60,13 @@ func (p *IssuerProcess) Start(ctx context.Context) error {
 		return err
 	}
 	p.healthAddr = "127.0.0.1:" + strconv.Itoa(port)
+	if p.metricsAddr, err = resolveBindAddress(p.MetricsBindAddress); err != nil {
+		return err
+	}
 	// Later flags win: the local ports and credentials override the chart's.
 	args := append(append([]string{}, p.Args...),
 		"--kubeconfig", p.Kubeconfig,
-		"--metrics-bind-address", "0",
+		"--metrics-bind-address", p.metricsAddr,
 		"--health-probe-bind-address", p.healthAddr,
 	)
 	cmd := exec.Command(p.Binary, args...)
