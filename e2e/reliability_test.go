@@ -1,0 +1,313 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"antrea.io/antrea-issuer/internal/localcluster"
+	"antrea.io/antrea-issuer/internal/testenv"
+	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
+)
+
+// Reliability: antrea-issuer crashing, running as two replicas, and losing its API server, with
+// requests in flight. Each test states what it measured in its log (figures in docs/security.md).
+
+func clusterRef(name string) cmmeta.IssuerReference {
+	return cmmeta.IssuerReference{Group: v1alpha1.GroupName, Kind: "AntreaClusterIssuer", Name: name}
+}
+
+// TestSIGKILLUnderLoad kills the antrea-issuer process (SIGKILL: no clean-up, no lease release)
+// ten times while 200 CertificateRequests are being signed, restarting it each time with the
+// chart's arguments. Every request must end Ready exactly once with a valid certificate for its
+// own key, no request may fail, and the issuer must keep the one CA it had.
+func TestSIGKILLUnderLoad(t *testing.T) {
+	needLocal(t)
+	ctx := testenv.Context(t)
+	const (
+		ns       = "e2e-restarts"
+		requests = 200
+	)
+	ensureNamespace(ctx, t, ns)
+	iss := createReadyClusterIssuer(ctx, t, "e2e-restarts")
+	owner := "AntreaClusterIssuer/" + iss.Name
+	caBefore := theCASecret(ctx, t, owner)
+	watch := watchRequests(ctx, t, ns)
+	t.Cleanup(func() { deleteRequests(ns) })
+
+	// Kill when the signed count passes each threshold: the process is then busy signing, with
+	// requests queued, approved and half-written.
+	var thresholds []int
+	for at := 10; at < requests; at += 20 {
+		thresholds = append(thresholds, at)
+	}
+	proc := suite.local.Issuer
+	killed := make(chan int, 1)
+	killErr := make(chan error, 1)
+	go func() {
+		kills := 0
+		defer func() { killed <- kills }()
+		for _, at := range thresholds {
+			for watch.ready() < at {
+				if ctx.Err() != nil {
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if err := proc.Stop(true); err != nil {
+				killErr <- err
+				return
+			}
+			kills++
+			// A killed leader keeps its Lease until it expires (15 s); the restarted process
+			// would wait that long. Deleting the Lease is that expiry, without the wait: the
+			// takeover time itself is measured by TestTwoReplicasOneCAAndTakeover.
+			if err := deleteLease(ctx); err != nil {
+				killErr <- err
+				return
+			}
+			if err := proc.Start(ctx); err != nil {
+				killErr <- err
+				return
+			}
+		}
+	}()
+
+	start := time.Now()
+	reqs := createRequests(ctx, t, ns, "req", requests, clusterRef(iss.Name))
+	watch.waitAllReady(t, requests, 3*time.Minute)
+	elapsed := watch.lastReadyAt().Sub(start)
+	kills := <-killed
+	select {
+	case err := <-killErr:
+		t.Fatalf("killing and restarting antrea-issuer: %v", err)
+	default:
+	}
+	if kills != len(thresholds) {
+		t.Fatalf("killed %d times, want %d", kills, len(thresholds))
+	}
+
+	duplicates := watch.onceOnly(t, reqs)
+	caAfter := theCASecret(ctx, t, owner)
+	if caAfter.UID != caBefore.UID || caAfter.ResourceVersion != caBefore.ResourceVersion {
+		t.Errorf("the CA Secret changed: uid %s -> %s, resourceVersion %s -> %s", caBefore.UID, caAfter.UID, caBefore.ResourceVersion, caAfter.ResourceVersion)
+	}
+	verifyIssued(ctx, t, ns, reqs, caAfter)
+	t.Logf("FIGURES restarts: %d requests, %d SIGKILLs, %d duplicates, %d failed, %d CA Secret(s), all Ready %.1fs after the first was created",
+		requests, kills, duplicates, watch.failed(), len(caSecretsOf(ctx, t, owner)), elapsed.Seconds())
+}
+
+// TestTwoReplicasOneCAAndTakeover runs two antrea-issuer replicas with the chart's leader
+// election, started together on issuers that have no CA yet: exactly one CA Secret per issuer,
+// created once and never rewritten. Then it SIGKILLs the leader and measures how long the
+// follower takes to hold the Lease and sign. Last, two replicas without leader election (a split
+// brain: the Lease is not what keeps a CA from being overwritten) race on new issuers.
+func TestTwoReplicasOneCAAndTakeover(t *testing.T) {
+	needLocal(t)
+	ctx := testenv.Context(t)
+	const ns = "e2e-replicas"
+	ensureNamespace(ctx, t, ns)
+	stopSuiteIssuer(t)
+	secrets := watchSecrets(ctx, t, localcluster.IssuerNamespace)
+
+	// Issuers without a CA, and no controller: the cluster as a fresh install sees it.
+	issuers := createIssuersWithoutController(ctx, t, "e2e-replicas", 5)
+
+	replicas := startReplicas(ctx, t, "replica", 2)
+	for _, iss := range issuers {
+		waitIssuerReady(ctx, t, iss, 60*time.Second)
+	}
+	var leader, follower *localcluster.IssuerProcess
+	testenv.Eventually(t, 30*time.Second, "exactly one replica leading", func() error {
+		var leaders []int
+		for i, r := range replicas {
+			ok, err := r.IsLeader(ctx)
+			if err != nil {
+				return err
+			}
+			if ok {
+				leaders = append(leaders, i)
+			}
+		}
+		if len(leaders) != 1 {
+			return fmt.Errorf("leaders: %v", leaders)
+		}
+		leader, follower = replicas[leaders[0]], replicas[1-leaders[0]]
+		return nil
+	})
+
+	// The leader dies without releasing its Lease; a request arrives at once.
+	killedAt := time.Now()
+	if err := leader.Stop(true); err != nil {
+		t.Fatal(err)
+	}
+	watch := watchRequests(ctx, t, ns)
+	t.Cleanup(func() { deleteRequests(ns) })
+	reqs := createRequests(ctx, t, ns, "after-kill", 1, clusterRef(issuers[0].Name))
+	var leadingAt time.Time
+	testenv.Eventually(t, 60*time.Second, "the follower leading", func() error {
+		ok, err := follower.IsLeader(ctx)
+		if err != nil || !ok {
+			return fmt.Errorf("not leading yet (%v)", err)
+		}
+		leadingAt = time.Now()
+		return nil
+	})
+	watch.waitAllReady(t, 1, 30*time.Second)
+	takeover, signed := leadingAt.Sub(killedAt), watch.lastReadyAt().Sub(killedAt)
+	// controller-runtime's defaults: a Lease lasts 15 s after its last renewal, which happened
+	// at most one retry period (2 s, jittered up to 2.4 s) before the kill; candidates retry
+	// every 2.4 s at most.
+	const bound = 15*time.Second + 2400*time.Millisecond + 2400*time.Millisecond
+	if takeover > bound {
+		t.Errorf("the follower took %s to lead, more than the lease duration allows (%s)", takeover, bound)
+	}
+	verifyIssued(ctx, t, ns, reqs, theCASecret(ctx, t, "AntreaClusterIssuer/"+issuers[0].Name))
+	watch.onceOnly(t, reqs)
+
+	for _, iss := range issuers {
+		s := theCASecret(ctx, t, "AntreaClusterIssuer/"+iss.Name)
+		secrets.writtenOnce(t, s.Name)
+	}
+	t.Logf("FIGURES takeover: leader SIGKILLed, follower leading after %.1fs, first certificate signed after %.1fs (bound %s); %d issuers, %d CA Secrets each created once",
+		takeover.Seconds(), signed.Seconds(), bound, len(issuers), len(issuers))
+
+	t.Run("split brain: two replicas without leader election", func(t *testing.T) {
+		if err := follower.Stop(false); err != nil {
+			t.Fatal(err)
+		}
+		racing := createIssuersWithoutController(ctx, t, "e2e-split", 5)
+		logs := startReplicas(ctx, t, "split", 2, "--leader-elect=false")
+		for _, iss := range racing {
+			waitIssuerReady(ctx, t, iss, 60*time.Second)
+		}
+		for _, iss := range racing {
+			s := theCASecret(ctx, t, "AntreaClusterIssuer/"+iss.Name)
+			secrets.writtenOnce(t, s.Name)
+		}
+		for _, r := range logs {
+			if err := r.Stop(false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Logf("FIGURES split brain: %d issuers, 2 replicas without leader election, %d lost creation races, 1 CA Secret each, never rewritten",
+			len(racing), lostRaces(t, "split"))
+	})
+}
+
+// createIssuersWithoutController creates n AntreaClusterIssuers named <prefix>-<i> while no
+// antrea-issuer runs, so none has a CA Secret yet.
+func createIssuersWithoutController(ctx context.Context, t *testing.T, prefix string, n int) []*v1alpha1.AntreaClusterIssuer {
+	t.Helper()
+	var out []*v1alpha1.AntreaClusterIssuer
+	for i := range n {
+		iss := &v1alpha1.AntreaClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", prefix, i)}}
+		if err := suite.client.Create(ctx, iss); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = suite.client.Delete(context.Background(), iss) })
+		if s := caSecretsOf(ctx, t, "AntreaClusterIssuer/"+iss.Name); len(s) != 0 {
+			t.Fatalf("%s already has a CA Secret", iss.Name)
+		}
+		out = append(out, iss)
+	}
+	return out
+}
+
+// startReplicas starts n more antrea-issuer processes at the same moment, with metrics on, each
+// logging to its own file; they are stopped gracefully when the test ends.
+func startReplicas(ctx context.Context, t *testing.T, name string, n int, extraArgs ...string) []*localcluster.IssuerProcess {
+	t.Helper()
+	procs := make([]*localcluster.IssuerProcess, n)
+	for i := range procs {
+		procs[i] = suite.local.NewIssuerProcess(newLogFile(t, fmt.Sprintf("%s-%d", name, i)), extraArgs...)
+		procs[i].MetricsBindAddress = "127.0.0.1:0"
+		t.Cleanup(func() { _ = procs[i].Stop(false) })
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, p := range procs {
+		wg.Go(func() { errs[i] = p.Start(ctx) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return procs
+}
+
+// lostRaces counts, in the logs of the extra processes called name, the CA creations that found the Secret already
+// created by another replica (and read it instead of overwriting it).
+func lostRaces(t *testing.T, name string) int {
+	t.Helper()
+	extraLogs.Lock()
+	defer extraLogs.Unlock()
+	n := 0
+	for _, p := range extraLogs.paths {
+		if !strings.Contains(p, "-"+name+"-") {
+			continue
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += strings.Count(string(data), "was created concurrently")
+	}
+	return n
+}
+
+// TestAPIServerOutageUnderLoad stops kube-apiserver and etcd while requests are being signed and
+// starts them again (same address, data and keys, as an upgrade or a reboot would). antrea-issuer
+// must ride it out without a restart and sign everything, before and after, exactly once.
+func TestAPIServerOutageUnderLoad(t *testing.T) {
+	needLocal(t)
+	ctx := testenv.Context(t)
+	const (
+		ns    = "e2e-outage"
+		batch = 40
+	)
+	ensureNamespace(ctx, t, ns)
+	iss := createReadyClusterIssuer(ctx, t, "e2e-outage")
+	owner := "AntreaClusterIssuer/" + iss.Name
+	caBefore := theCASecret(ctx, t, owner)
+	watch := watchRequests(ctx, t, ns)
+	t.Cleanup(func() { deleteRequests(ns) })
+	pid := suite.local.Issuer.PID()
+
+	reqs := createRequests(ctx, t, ns, "before", batch, clusterRef(iss.Name))
+	for deadline := time.Now().Add(time.Minute); watch.ready() < 5; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests Ready after a minute", watch.ready())
+		}
+	}
+	inFlight := batch - watch.ready()
+	outage, err := suite.local.Env.RestartControlPlane(2 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upAt := time.Now()
+	reqs = append(reqs, createRequests(ctx, t, ns, "after", batch, clusterRef(iss.Name))...)
+	watch.waitAllReady(t, len(reqs), 2*time.Minute)
+	recovered := watch.lastReadyAt().Sub(upAt)
+
+	if suite.local.Issuer.Exited() || suite.local.Issuer.PID() != pid {
+		t.Fatalf("antrea-issuer restarted (pid %d -> %d, exited %v): it must recover by itself", pid, suite.local.Issuer.PID(), suite.local.Issuer.Exited())
+	}
+	duplicates := watch.onceOnly(t, reqs)
+	caAfter := theCASecret(ctx, t, owner)
+	if caAfter.UID != caBefore.UID || caAfter.ResourceVersion != caBefore.ResourceVersion {
+		t.Errorf("the CA Secret changed across the outage")
+	}
+	verifyIssued(ctx, t, ns, reqs, caAfter)
+	t.Logf("FIGURES outage: API server down %.1fs (stop %.1fs, start %.1fs) with %d of %d requests in flight; all %d requests Ready %.1fs after it was back; %d duplicates; same process",
+		outage.Down().Seconds(), outage.Stopping.Seconds(), outage.Starting.Seconds(), inFlight, batch, len(reqs), recovered.Seconds(), duplicates)
+}
