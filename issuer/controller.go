@@ -44,10 +44,10 @@ type Options struct {
 	// Workers is the number of concurrent reconciles per controller.
 	Workers int
 	// AntreaSecret is Antrea's certificate Secret. When a Certificate of an issuer writes it, CA
-	// rotation also waits for AntreaCAConfigMap (filled by the CA bundle sync) to carry the
-	// issuer's bundle. Empty: no such wait.
-	AntreaSecret      types.NamespacedName
-	AntreaCAConfigMap types.NamespacedName
+	// rotation also waits until AntreaBundle (the bundle the CA bundle sync last wrote to every
+	// Antrea target) equals the issuer's bundle. Either empty: no such wait.
+	AntreaSecret types.NamespacedName
+	AntreaBundle func() []byte
 	// Clock is injected for tests; defaults to the real clock.
 	Clock clock.WithDelayedExecution
 }

@@ -186,14 +186,8 @@ func (r *rotationReconciler) gatherInput(ctx context.Context, iss issuerlibapi.I
 			issuesAntreaSecret = true
 		}
 	}
-	if issuesAntreaSecret && r.opts.AntreaCAConfigMap.Name != "" {
-		// Antrea's agents trust antrea-ca, which the CA bundle sync fills from the Secret.
-		cm := &corev1.ConfigMap{}
-		err := r.client.Get(ctx, r.opts.AntreaCAConfigMap, cm)
-		if err != nil && !apierrors.IsNotFound(err) {
-			return in, fmt.Errorf("reading %s: %w", r.opts.AntreaCAConfigMap, err)
-		}
-		in.PublishedBundles = map[string][]byte{"ConfigMap " + r.opts.AntreaCAConfigMap.String(): []byte(cm.Data["ca.crt"])}
+	if issuesAntreaSecret && r.opts.AntreaBundle != nil {
+		in.PublishedBundles = map[string][]byte{"Antrea's CA bundles (antrea-ca, APIServices, webhooks, CRD)": r.opts.AntreaBundle()}
 	}
 	return in, nil
 }

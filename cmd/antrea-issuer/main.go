@@ -110,9 +110,10 @@ func run(ctx context.Context, opts *Options) error {
 
 	if opts.EnableIssuer {
 		if opts.EnableCABundleSync {
-			// CA rotation waits for antrea-ca to carry a new bundle before its next step.
+			// CA rotation waits for Antrea's CA bundles to carry a new CA before its next step.
+			opts.CABundleSync.Synced = &cainject.SyncedBundle{}
 			opts.Issuer.AntreaSecret = types.NamespacedName{Namespace: opts.CABundleSync.Namespace, Name: opts.CABundleSync.SecretName}
-			opts.Issuer.AntreaCAConfigMap = types.NamespacedName{Namespace: opts.CABundleSync.Namespace, Name: opts.CABundleSync.ConfigMapName}
+			opts.Issuer.AntreaBundle = opts.CABundleSync.Synced.Get
 		}
 		if err := issuer.SetupWithManager(ctx, mgr, opts.Issuer); err != nil {
 			return fmt.Errorf("setting up the issuer controllers: %w", err)

@@ -252,6 +252,9 @@ func (r *reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 
 	if st.outOfSync == 0 {
 		lastSync.SetToCurrentTime()
+		if r.opts.Synced != nil {
+			r.opts.Synced.set(bundle.PEM)
+		}
 		r.reportSynced(ctx, secret, bundle, st)
 		return reconcile.Result{}, nil
 	}

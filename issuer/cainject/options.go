@@ -30,6 +30,8 @@ type Options struct {
 	ConfigMapName  string // default "antrea-ca"
 	TargetSelector string // label selector, default "app=antrea,served-by=antrea-controller"
 	FieldOwner     string // default "antrea-issuer-cainject"
+	// Synced, when set, is updated with the bundle after every complete sync (optional).
+	Synced *SyncedBundle
 }
 
 // DefaultOptions are Antrea's defaults.
