@@ -1082,7 +1082,7 @@ func deleteAntreaCRDs(t *testing.T, env *testenv.Env) {
 		if err := env.Client.Delete(ctx, crd); err != nil {
 			t.Fatal(err)
 		}
-		testenv.Eventually(t, 30*time.Second, "CRD "+name+" deleted", func() error {
+		testenv.Eventually(t, 2*time.Minute, "CRD "+name+" deleted", func() error {
 			err := env.Client.Get(ctx, client.ObjectKey{Name: name}, crd)
 			if apierrors.IsNotFound(err) {
 				return nil
@@ -1256,7 +1256,7 @@ func TestHelmInstall(t *testing.T) {
 		if _, err := action.NewUninstall(cfg).Run(defaultRelease); err != nil {
 			t.Fatalf("helm uninstall: %v", err)
 		}
-		testenv.Eventually(t, 30*time.Second, "Deployment and Certificate deleted", func() error {
+		testenv.Eventually(t, 2*time.Minute, "Deployment and Certificate deleted", func() error {
 			if err := get(&appsv1.Deployment{}, defaultNamespace, defaultRelease); !apierrors.IsNotFound(err) {
 				return fmt.Errorf("Deployment: %v", err)
 			}
