@@ -1,0 +1,72 @@
+package main
+
+import (
+	"flag"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestOptionsFromFlags(t *testing.T) {
+	t.Setenv("POD_NAMESPACE", "issuer-ns")
+	tests := map[string]struct {
+		args    []string
+		check   func(t *testing.T, o *Options)
+		wantErr string
+	}{
+		"defaults": {
+			check: func(t *testing.T, o *Options) {
+				if o.Issuer.ClusterResourceNamespace != "issuer-ns" || o.LeaderElectionNamespace != "issuer-ns" {
+					t.Errorf("namespaces = %q, %q; want the pod's", o.Issuer.ClusterResourceNamespace, o.LeaderElectionNamespace)
+				}
+				if !slices.Equal(o.Issuer.SecretNamespaces(), []string{"issuer-ns"}) {
+					t.Errorf("secret namespaces = %v, want only the cluster resource namespace", o.Issuer.SecretNamespaces())
+				}
+				if !o.EnableIssuer || !o.EnableCABundleSync || o.CABundleSync.Namespace != "kube-system" || o.QPS != 50 {
+					t.Errorf("options = %+v", o)
+				}
+			},
+		},
+		"every flag": {
+			args: []string{"--leader-elect", "--kube-api-qps=7.5", "--kube-api-burst=9", "--cluster-resource-namespace=cas",
+				"--ca-secret-namespaces=team-a, team-b", "--max-retry-duration=1m", "--workers=8", "--antrea-namespace=antrea",
+				"--antrea-secret-name=tls", "--antrea-ca-configmap=ca", "--antrea-target-selector=app=antrea"},
+			check: func(t *testing.T, o *Options) {
+				if !o.LeaderElect || o.QPS != 7.5 || o.Burst != 9 || o.Issuer.Workers != 8 || o.Issuer.MaxRetryDuration != time.Minute {
+					t.Errorf("options = %+v", o)
+				}
+				if !slices.Equal(o.Issuer.SecretNamespaces(), []string{"cas", "team-a", "team-b"}) {
+					t.Errorf("secret namespaces = %v", o.Issuer.SecretNamespaces())
+				}
+				if o.CABundleSync.Namespace != "antrea" || o.CABundleSync.SecretName != "tls" || o.CABundleSync.ConfigMapName != "ca" {
+					t.Errorf("CA bundle sync = %+v", o.CABundleSync)
+				}
+			},
+		},
+		"nothing enabled":     {args: []string{"--enable-issuer=false", "--enable-ca-bundle-sync=false"}, wantErr: "nothing to run"},
+		"zero QPS":            {args: []string{"--kube-api-qps=0"}, wantErr: "must be positive"},
+		"bad Antrea selector": {args: []string{"--antrea-target-selector=!!"}, wantErr: "selector"},
+		"no retry duration":   {args: []string{"--max-retry-duration=0s"}, wantErr: "retry duration"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			o := newOptions(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			err := o.Validate()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Validate() = %v, want an error mentioning %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, o)
+		})
+	}
+}
