@@ -68,17 +68,34 @@ type Violation struct {
 }
 
 // PolicyError lists every violation of a request at once, so an operator fixes the
-// Certificate in one go instead of one rejection at a time.
+// Certificate in one go instead of one rejection at a time. Violations holds them all; the
+// message names the first maxListedViolations and stays under maxPolicyMessage bytes.
 type PolicyError struct {
 	Violations []Violation
 }
 
+// A request can carry thousands of names (a CSR of 36 KB holds 8000), and the message lands in
+// the CertificateRequest's status, its events and the logs: unbounded, one request made a
+// 300 KB condition message, and a policy with long patterns would exceed etcd's request size.
+const (
+	maxListedViolations = 20
+	maxPolicyMessage    = 4 << 10
+)
+
 func (e *PolicyError) Error() string {
-	reasons := make([]string, len(e.Violations))
-	for i, v := range e.Violations {
+	n := min(len(e.Violations), maxListedViolations)
+	reasons := make([]string, n, n+1)
+	for i, v := range e.Violations[:n] {
 		reasons[i] = v.Reason
 	}
-	return ErrPolicyViolation.Error() + ": " + strings.Join(reasons, "; ")
+	if more := len(e.Violations) - n; more > 0 {
+		reasons = append(reasons, fmt.Sprintf("and %d more violations", more))
+	}
+	msg := ErrPolicyViolation.Error() + ": " + strings.Join(reasons, "; ")
+	if len(msg) > maxPolicyMessage {
+		msg = msg[:maxPolicyMessage-len(" [truncated]")] + " [truncated]" // reasons quote names as ASCII
+	}
+	return msg
 }
 
 // Unwrap makes errors.Is(err, ErrPolicyViolation) hold.
