@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/cert-manager/cert-manager/pkg/util/pki"
@@ -90,6 +91,9 @@ func certificateTemplate(d issuerlibsigner.CertificateDetails) (*x509.Certificat
 	if err := csr.CheckSignature(); err != nil {
 		return nil, fmt.Errorf("%w: %w", signer.ErrBadCSRSignature, err)
 	}
+	if err := refuseCAOnlyExtensions(csr); err != nil {
+		return nil, err
+	}
 	template, err := pki.CertificateTemplateFromCSR(csr,
 		pki.CertificateTemplateOverrideDuration(d.Duration),
 		pki.CertificateTemplateValidateAndOverrideBasicConstraints(d.IsCA, d.MaxPathLen),
@@ -99,4 +103,37 @@ func certificateTemplate(d issuerlibsigner.CertificateDetails) (*x509.Certificat
 		return nil, fmt.Errorf("%w: %w", signer.ErrMalformedCSR, err)
 	}
 	return template, nil
+}
+
+// refuseCAOnlyExtensions refuses a CSR asking for what only a CA certificate carries: basic
+// constraints with CA:TRUE or a path length, and name constraints. signer.Sign copies none of
+// them into the leaf, and cert-manager's template resets the path length, so without this such a
+// request would be signed as a plain leaf: the requester must learn it asked for too much, not get
+// less than it asked for in silence. A plain "CA:FALSE" is fine (cert-manager can send one).
+func refuseCAOnlyExtensions(csr *x509.CertificateRequest) error {
+	var vs []signer.Violation
+	for _, ext := range csr.Extensions {
+		switch {
+		case ext.Id.Equal(pki.OIDExtensionBasicConstraints):
+			isCA, pathLen, err := pki.UnmarshalBasicConstraints(ext.Value)
+			if err != nil {
+				return fmt.Errorf("%w: basic constraints: %w", signer.ErrMalformedCSR, err)
+			}
+			if isCA {
+				vs = append(vs, signer.Violation{Field: "isCA", Value: "true",
+					Reason: "a CA certificate was requested (basic constraints CA:TRUE in the CSR); this issuer signs only leaf certificates"})
+			}
+			if pathLen != nil {
+				vs = append(vs, signer.Violation{Field: "basicConstraints", Value: strconv.Itoa(*pathLen),
+					Reason: fmt.Sprintf("a path length constraint (%d) was requested; it applies only to CA certificates and this issuer signs only leaf certificates", *pathLen)})
+			}
+		case ext.Id.Equal(pki.OIDExtensionNameConstraints):
+			vs = append(vs, signer.Violation{Field: "nameConstraints",
+				Reason: "name constraints were requested; they apply only to CA certificates and this issuer signs only leaf certificates"})
+		}
+	}
+	if len(vs) == 0 {
+		return nil
+	}
+	return &signer.PolicyError{Violations: vs}
 }
