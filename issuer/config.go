@@ -61,6 +61,7 @@ func resolveConfig(iss issuerlibapi.Issuer, clusterResourceNamespace string) (is
 		errs = append(errs, errors.New("spec.ca: set at most one of generated and provided"))
 	case ca.Provided != nil:
 		cfg.Secret.Name = ca.Provided.SecretName
+		cfg.MinPhaseDuration = durationOr(ca.Provided.MinPhaseDuration, DefaultMinPhaseDuration)
 		if cfg.Secret.Name == "" {
 			errs = append(errs, errors.New("spec.ca.provided.secretName is required"))
 		}

@@ -33,8 +33,11 @@ const (
 	AnnotationRotate = v1alpha1.GroupName + "/rotate"
 	// annotationRotateHandled on the CA Secret is the last AnnotationRotate value acted upon.
 	annotationRotateHandled = v1alpha1.GroupName + "/rotate-handled"
-	// annotationPhaseSince on the CA Secret is when the current rotation phase began (RFC 3339).
+	// annotationPhaseSince on the CA Secret is when the current rotation phase began (RFC 3339),
+	// and annotationPhase the phase it was recorded for: a phase the user started (a next CA
+	// added to a provided Secret) begins when the issuer first sees it.
 	annotationPhaseSince = v1alpha1.GroupName + "/phase-since"
+	annotationPhase      = v1alpha1.GroupName + "/phase"
 	// indexCertificateRequestOwner indexes CertificateRequests by their owning Certificate's UID.
 	indexCertificateRequestOwner = ".metadata.ownerCertificate"
 	// rotationFieldOwner owns status.ca and the CARotation condition.
@@ -118,13 +121,22 @@ func (r *rotationReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 		return reconcile.Result{}, nil // Check reports an unusable CA
 	}
 
+	if phase := gens.Phase(); phase != signer.PhaseSteady && secret.Annotations[annotationPhase] != string(phase) {
+		return reconcile.Result{}, r.recordPhaseStart(ctx, secret, phase, now)
+	}
+	if previous := replacedProvidedCA(iss, cfg, gens, now); previous != nil {
+		// The user overwrote a provided CA: keep the old one trusted until every certificate it
+		// signed is re-issued, as the Activated phase of a rotation does.
+		return reconcile.Result{}, r.keepReplacedCA(ctx, iss, cfg, secret, gens, previous, now)
+	}
+
 	in, err := r.gatherInput(ctx, iss, cfg, secret, gens, now)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
 	plan := planRotation(in)
-	if !cfg.Generate {
-		plan.Step = stepNone // a provided CA is the user's to replace
+	if !cfg.Generate && plan.Step == stepPrepare {
+		plan.Step = stepNone // only the user adds a next CA to a provided Secret
 	}
 
 	if plan.Step != stepNone {
@@ -244,11 +256,12 @@ func (r *rotationReconciler) applyStepToSecret(ctx context.Context, iss issuerli
 		return err
 	}
 	s := secret.DeepCopy()
-	s.Data = data
+	setCAData(s, data)
 	if s.Annotations == nil {
 		s.Annotations = map[string]string{}
 	}
 	s.Annotations[annotationPhaseSince] = now.UTC().Format(time.RFC3339Nano)
+	s.Annotations[annotationPhase] = string(updated.Phase())
 	if step == stepPrepare {
 		if v := iss.GetAnnotations()[AnnotationRotate]; v != "" {
 			s.Annotations[annotationRotateHandled] = v
@@ -309,4 +322,75 @@ func firstCertificate(pemBytes []byte) (*x509.Certificate, error) {
 		return nil, errors.New("no certificate")
 	}
 	return certs[0], nil
+}
+
+// caSecretKeys are the keys of a CA Secret that hold CA generations; others (a user's) are kept.
+var caSecretKeys = []string{signer.SecretKeyTLSCert, signer.SecretKeyTLSKey, signer.SecretKeyCABundle,
+	signer.SecretKeyNextTLSCert, signer.SecretKeyNextTLSKey, signer.SecretKeyPreviousCert}
+
+// setCAData replaces the CA generations in a Secret, leaving any other key as it is.
+func setCAData(s *corev1.Secret, data map[string][]byte) {
+	if s.Data == nil {
+		s.Data = map[string][]byte{}
+	}
+	for _, k := range caSecretKeys {
+		delete(s.Data, k)
+	}
+	for k, v := range data {
+		s.Data[k] = v
+	}
+}
+
+// replacedProvidedCA returns the CA a provided Secret held before the user overwrote it in place,
+// as the issuer's status recorded it, when it must stay trusted; nil otherwise.
+func replacedProvidedCA(iss issuerlibapi.Issuer, cfg issuerConfig, gens signer.Generations, now time.Time) *x509.Certificate {
+	st := caStatusOf(iss)
+	if cfg.Generate || gens.Phase() != signer.PhaseSteady || st == nil || st.Active == nil || st.SecretName != cfg.Secret.Name {
+		return nil
+	}
+	if st.Active.SHA256 == generationOf(gens.Active.Cert).SHA256 || st.Active.Certificate == "" {
+		return nil
+	}
+	old, err := firstCertificate([]byte(st.Active.Certificate))
+	if err != nil || !now.Before(old.NotAfter) {
+		return nil // nothing usable to keep trusting
+	}
+	return old
+}
+
+// keepReplacedCA records the replaced CA as the previous generation of a provided Secret.
+func (r *rotationReconciler) keepReplacedCA(ctx context.Context, iss issuerlibapi.Issuer, cfg issuerConfig, secret *corev1.Secret, gens signer.Generations, previous *x509.Certificate, now time.Time) error {
+	data, err := signer.Generations{Active: gens.Active, Previous: previous}.SecretData()
+	if err != nil {
+		return err
+	}
+	s := secret.DeepCopy()
+	setCAData(s, data)
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	s.Annotations[annotationPhaseSince] = now.UTC().Format(time.RFC3339Nano)
+	s.Annotations[annotationPhase] = string(signer.PhaseActivated)
+	if err := r.client.Update(ctx, s); err != nil {
+		return fmt.Errorf("keeping the replaced CA trusted in %s: %w", cfg.Secret, err)
+	}
+	r.recorder.Eventf(iss, nil, corev1.EventTypeNormal, "ProvidedCAReplaced", "KeepPrevious",
+		"CA in Secret %s replaced: %q stays trusted until every certificate it signed is re-issued by %q",
+		cfg.Secret, previous.Subject.CommonName, gens.Active.Cert.Subject.CommonName)
+	return nil
+}
+
+// recordPhaseStart notes in the CA Secret that phase began now, for a phase the issuer did not
+// start itself (a next CA added to a provided Secret by its owner).
+func (r *rotationReconciler) recordPhaseStart(ctx context.Context, secret *corev1.Secret, phase signer.Phase, now time.Time) error {
+	s := secret.DeepCopy()
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	s.Annotations[annotationPhase] = string(phase)
+	s.Annotations[annotationPhaseSince] = now.UTC().Format(time.RFC3339Nano)
+	if err := r.client.Update(ctx, s); err != nil {
+		return fmt.Errorf("recording the start of phase %s in %s: %w", phase, client.ObjectKeyFromObject(secret), err)
+	}
+	return nil
 }

@@ -45,6 +45,9 @@ func generationOf(cert *x509.Certificate) *v1alpha1.CAGeneration {
 		SHA256:    hex.EncodeToString(sum[:]),
 		NotBefore: metav1.NewTime(cert.NotBefore.UTC()),
 		NotAfter:  metav1.NewTime(cert.NotAfter.UTC()),
+		// The active CA's certificate lets a replaced provided CA stay trusted after its Secret
+		// no longer holds it.
+		Certificate: string(signer.NewBundle(cert).PEM()),
 	}
 }
 

@@ -76,6 +76,15 @@ type ProvidedCA struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	SecretName string `json:"secretName"`
+
+	// MinPhaseDuration is the least time each phase of a CA replacement lasts. To replace a
+	// provided CA without breaking clients, add the new CA to the Secret as next.tls.crt and
+	// next.tls.key: the issuer makes every certificate's ca.crt trust both, then signs with the
+	// new CA, then drops the old one, as it does for a generated CA. A CA replaced in place
+	// (tls.crt and tls.key overwritten) stays trusted until its certificates are re-issued.
+	// +optional
+	// +kubebuilder:default="5m"
+	MinPhaseDuration *metav1.Duration `json:"minPhaseDuration,omitempty"`
 }
 
 // PolicySpec limits what the issuer signs.

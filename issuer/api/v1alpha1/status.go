@@ -53,4 +53,7 @@ type CAGeneration struct {
 	NotBefore metav1.Time `json:"notBefore"`
 	// NotAfter of the CA certificate.
 	NotAfter metav1.Time `json:"notAfter"`
+	// Certificate is the CA certificate, PEM encoded (public; no key is ever published).
+	// +optional
+	Certificate string `json:"certificate,omitempty"`
 }
