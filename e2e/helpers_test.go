@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"antrea.io/antrea-issuer/internal/localcluster"
 	"antrea.io/antrea-issuer/internal/testenv"
+	"antrea.io/antrea-issuer/signer"
 )
 
 // applySample creates the objects of a file in config/samples (leaving existing ones alone, as
@@ -57,23 +57,11 @@ func waitCertificate(ctx context.Context, t *testing.T, key client.ObjectKey, co
 
 func parseCertsPEM(t *testing.T, data []byte) []*x509.Certificate {
 	t.Helper()
-	var out []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, c)
+	b, err := signer.ParseBundle(data)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(out) == 0 {
-		t.Fatal("no certificate in PEM")
-	}
-	return out
+	return b.Certificates()
 }
 
 // verifyAntreaSecret checks what antrea-controller needs of its Secret: all three keys, and a

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"antrea.io/antrea-issuer/internal/testenv"
+	"antrea.io/antrea-issuer/signer"
 )
 
 // csrOption changes the certificate request a test sends.
@@ -156,23 +157,11 @@ func waitReadyReason(ctx context.Context, t testing.TB, c client.Client, cr *cma
 
 func parseCerts(t testing.TB, data []byte) []*x509.Certificate {
 	t.Helper()
-	var certs []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		certs = append(certs, c)
+	b, err := signer.ParseBundle(data)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(certs) == 0 {
-		t.Fatal("no certificates in PEM")
-	}
-	return certs
+	return b.Certificates()
 }
 
 func pemBytes(t testing.TB, p []byte) []byte {

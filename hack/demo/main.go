@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,6 +30,7 @@ import (
 	"antrea.io/antrea-issuer/internal/localcluster"
 	"antrea.io/antrea-issuer/internal/testenv"
 	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
+	"antrea.io/antrea-issuer/signer"
 )
 
 func main() {
@@ -249,23 +249,11 @@ func available(as *apiregistrationv1.APIService) bool {
 }
 
 func parseCerts(data []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
+	b, err := signer.ParseBundle(data)
+	if err != nil {
+		return nil, fmt.Errorf("tls.crt: %w", err)
 	}
-	if len(out) == 0 {
-		return nil, errors.New("no certificate in tls.crt")
-	}
-	return out, nil
+	return b.Certificates(), nil
 }
 
 func usages(c *x509.Certificate) string {
