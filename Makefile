@@ -82,3 +82,18 @@ chart-docs: ## Regenerate the chart's CRD templates (from config/crd) and its RE
 helm-lint: ## Lint, render and schema-check the chart with Helm's Go SDK (no helm binary needed).
 	go test ./charts -count=1 -run 'TestLint|TestRender|TestSchema|TestGeneratedFilesUpToDate|TestCRDsMatchConfig|TestRBACMatchesGenerated'
 # ---- end of chart, image and kind e2e ----
+
+# ---- Benchmarks (bench/, docs/benchmarks.md) ----
+# bench/ is a module of its own (replacing antrea.io/antrea-issuer with ../): cert-manager's CA
+# issuer controller, which the benchmarks compare against, needs a module the root go.mod does not
+# list, and `go test ./...` never runs the benchmarks.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: envtest-assets ## Run the benchmarks on a local control plane and print the table (about 20 min; BENCH_ARGS=-quick for a smoke run).
+	cd bench && go run . $(BENCH_ARGS)
+
+.PHONY: bench-vet
+bench-vet: ## gofmt and go vet the benchmarks (their own module).
+	@out=$$(gofmt -l bench); test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+	cd bench && go vet ./...
+# ---- end of benchmarks ----

@@ -1,0 +1,381 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
+	"sync"
+	"time"
+
+	apiutil "github.com/cert-manager/cert-manager/pkg/api/util"
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+	controllerpkg "github.com/cert-manager/cert-manager/pkg/controller"
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	// cert-manager's CA issuer and ClusterIssuer controllers register themselves in init();
+	// internal/localcluster imports the Certificate controllers and the approver.
+	_ "github.com/cert-manager/cert-manager/pkg/controller/certificaterequests/ca"
+	_ "github.com/cert-manager/cert-manager/pkg/controller/clusterissuers"
+
+	"antrea.io/antrea-issuer/internal/localcluster"
+	"antrea.io/antrea-issuer/internal/testenv"
+	"antrea.io/antrea-issuer/signer"
+)
+
+const (
+	caIssuerName = "bench-ca" // cert-manager's own CA ClusterIssuer
+	// cert-manager's controller defaults (its config API): client QPS 20, burst 50, 5 workers.
+	cmDefaultQPS   = 20
+	cmDefaultBurst = 50
+	// cert-manager's published figure: 500 certificates in 417 s (design doc on memory
+	// management, measured at its default client limits).
+	cmPublishedCerts   = 500
+	cmPublishedSeconds = 417
+)
+
+// cmControllers are the cert-manager controllers of a real installation that the two flows
+// need: the Certificate life cycle, the approver, the ClusterIssuer controller (marks the CA
+// ClusterIssuer Ready) and the CA issuer's CertificateRequest controller.
+var cmControllers = append(append([]string{}, localcluster.CertManagerControllers...),
+	"clusterissuers", "certificaterequests-issuer-ca")
+
+func runCertManager(ctx context.Context, b *bench) error {
+	const sc = "3 cert-manager"
+	l := b.lab
+	if err := b.ensureIssuer(ctx, defaultSetting); err != nil {
+		return err
+	}
+	cmCfg, err := localcluster.ServiceAccountConfig(ctx, l.env.Config, localcluster.CertManagerNamespace, localcluster.CertManagerServiceAccount)
+	if err != nil {
+		return err
+	}
+	kubeconfig := filepath.Join(l.dir, "cert-manager.kubeconfig")
+	if err := testenv.WriteKubeconfig(cmCfg, kubeconfig); err != nil {
+		return err
+	}
+	if err := createCAIssuer(ctx, l); err != nil {
+		return err
+	}
+
+	b.p.step("cert-manager: starting its controllers in-process (%d workers each) as ServiceAccount cert-manager", b.opts.cmWorkers)
+	cmCtx, stopCM := context.WithCancel(ctx)
+	defer stopCM()
+	if err := startCertManager(cmCtx, kubeconfig, b.opts.cmWorkers, l.cmLog); err != nil {
+		return err
+	}
+	if err := poll(ctx, 60*time.Second, "ClusterIssuer "+caIssuerName+" Ready", func() (bool, error) {
+		ci := &cmapi.ClusterIssuer{}
+		if err := l.c.Get(ctx, client.ObjectKey{Name: caIssuerName}, ci); err != nil {
+			return false, err
+		}
+		return apiutil.IssuerHasCondition(ci, cmapi.IssuerCondition{Type: cmapi.IssuerConditionReady, Status: cmmeta.ConditionTrue}), nil
+	}); err != nil {
+		return err
+	}
+
+	antreaRef := cmmeta.IssuerReference{Group: "certificates.antrea.io", Kind: "AntreaClusterIssuer", Name: benchIssuerName}
+	caRef := cmmeta.IssuerReference{Group: "cert-manager.io", Kind: "ClusterIssuer", Name: caIssuerName}
+	b.p.step("cert-manager: %d Certificates issued by the AntreaClusterIssuer (antrea-issuer %s)", b.opts.cmN, defaultSetting)
+	antrea, err := certRun(ctx, b, "bench-cm-antrea", antreaRef, b.opts.cmN)
+	if err != nil {
+		return err
+	}
+	b.p.step("  AntreaClusterIssuer: %.2f certificates/s (%s)", antrea.rate(), ms(antrea.elapsed))
+	b.p.step("cert-manager: %d Certificates issued by cert-manager's CA ClusterIssuer", b.opts.cmN)
+	ca, err := certRun(ctx, b, "bench-cm-ca", caRef, b.opts.cmN)
+	if err != nil {
+		return err
+	}
+	b.p.step("  CA ClusterIssuer: %.2f certificates/s (%s)", ca.rate(), ms(ca.elapsed))
+	stopCM()
+
+	ratio := antrea.rate() / ca.rate()
+	limits := "no client limits: the API server has priority and fairness, which cert-manager detects"
+	b.r.add(sc, fmt.Sprintf("Certificates to Ready via cert-manager's CA ClusterIssuer (N=%d; %s)", b.opts.cmN, limits),
+		fmt.Sprintf("%.2f certificates/s (%s)", ca.rate(), ms(ca.elapsed)), "", "")
+	b.r.add(sc, fmt.Sprintf("Certificates to Ready via the AntreaClusterIssuer (N=%d, same cert-manager, antrea-issuer default flags)", b.opts.cmN),
+		fmt.Sprintf("%.2f certificates/s (%s) = %.2f × CA issuer", antrea.rate(), ms(antrea.elapsed), ratio), "≥ 1.0 × CA issuer",
+		verdict(ratio >= 1.0, fmt.Sprintf("%.2f/1.00", ratio)))
+
+	if b.opts.cmDefaultN > 0 {
+		b.p.step("cert-manager at its default client limits (QPS %d, burst %d): %d Certificates by the AntreaClusterIssuer (about 1/s: minutes)",
+			cmDefaultQPS, cmDefaultBurst, b.opts.cmDefaultN)
+		proxy, err := startAPFHidingProxy(l.env.Config)
+		if err != nil {
+			return err
+		}
+		defer proxy.close()
+		limited := rest.AnonymousClientConfig(cmCfg)
+		limited.Host, limited.CAData, limited.BearerToken = proxy.url, nil, cmCfg.BearerToken
+		limitedKubeconfig := filepath.Join(l.dir, "cert-manager-limited.kubeconfig")
+		if err := testenv.WriteKubeconfig(limited, limitedKubeconfig); err != nil {
+			return err
+		}
+		cmCtx2, stopCM2 := context.WithCancel(ctx)
+		defer stopCM2()
+		if err := startCertManager(cmCtx2, limitedKubeconfig, b.opts.cmWorkers, l.cmLog); err != nil {
+			return err
+		}
+		def, err := certRun(ctx, b, "bench-cm-default", antreaRef, b.opts.cmDefaultN)
+		if err != nil {
+			return err
+		}
+		stopCM2()
+		published := float64(cmPublishedCerts) / cmPublishedSeconds
+		b.p.step("  at QPS %d/burst %d: %.2f certificates/s (%s)", cmDefaultQPS, cmDefaultBurst, def.rate(), ms(def.elapsed))
+		b.r.add(sc, fmt.Sprintf("same via the AntreaClusterIssuer, cert-manager at its defaults QPS %d/burst %d (N=%d)", cmDefaultQPS, cmDefaultBurst, b.opts.cmDefaultN),
+			fmt.Sprintf("%.2f certificates/s (%s)", def.rate(), ms(def.elapsed)),
+			fmt.Sprintf("published: %d in %d s = %.2f/s", cmPublishedCerts, cmPublishedSeconds, published),
+			fmt.Sprintf("%.2f × published", def.rate()/published))
+	}
+	b.r.section(sc)
+	return nil
+}
+
+// createCAIssuer creates cert-manager's CA ClusterIssuer with an ECDSA P-256 CA (the type the
+// AntreaClusterIssuer generates) in cert-manager's cluster resource namespace.
+func createCAIssuer(ctx context.Context, l *lab) error {
+	ca, err := signer.GenerateCA(time.Now(), signer.CAOptions{CommonName: "bench cert-manager CA"})
+	if err != nil {
+		return err
+	}
+	keyPEM, err := ca.KeyPEM()
+	if err != nil {
+		return err
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: localcluster.CertManagerNamespace, Name: caIssuerName},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{corev1.TLSCertKey: ca.CertPEM(), corev1.TLSPrivateKeyKey: keyPEM},
+	}
+	ci := &cmapi.ClusterIssuer{
+		ObjectMeta: metav1.ObjectMeta{Name: caIssuerName},
+		Spec:       cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: caIssuerName}}},
+	}
+	return localcluster.Apply(ctx, l.c, secret, ci)
+}
+
+// startCertManager runs cert-manager's controllers in this process until ctx ends, built the way
+// cert-manager's controller binary builds them: one context factory (client QPS 20/burst 50,
+// which cert-manager drops when the API server has priority and fairness), every controller
+// constructed before the informers start.
+func startCertManager(ctx context.Context, kubeconfig string, workers int, logw io.Writer) error {
+	var mu sync.Mutex
+	ctx = logr.NewContext(ctx, funcr.New(func(prefix, args string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintln(logw, time.Now().Format(time.RFC3339Nano), "cert-manager", prefix, args)
+	}, funcr.Options{}))
+	factory, err := controllerpkg.NewContextFactory(ctx, controllerpkg.ContextOptions{
+		Kubeconfig:         kubeconfig,
+		KubernetesAPIQPS:   cmDefaultQPS,
+		KubernetesAPIBurst: cmDefaultBurst,
+		IssuerOptions:      controllerpkg.IssuerOptions{ClusterResourceNamespace: localcluster.CertManagerNamespace},
+		CertificateOptions: controllerpkg.CertificateOptions{
+			CertificateRequestMinimumBackoffDuration: time.Hour,
+			CertificateRequestMaximumBackoffDuration: 32 * time.Hour,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("cert-manager context: %w", err)
+	}
+	var ctrls []controllerpkg.Interface
+	for _, name := range cmControllers {
+		construct, ok := controllerpkg.Known()[name]
+		if !ok {
+			return fmt.Errorf("cert-manager controller %q is not registered", name)
+		}
+		c, err := construct(factory)
+		if err != nil {
+			return fmt.Errorf("constructing %s: %w", name, err)
+		}
+		ctrls = append(ctrls, c)
+	}
+	built, err := factory.Build()
+	if err != nil {
+		return err
+	}
+	built.KubeSharedInformerFactory.Start(ctx.Done())
+	built.SharedInformerFactory.Start(ctx.Done())
+	for _, c := range ctrls {
+		go func() { _ = c.Run(workers, ctx) }()
+	}
+	return nil
+}
+
+// certRunResult is one batch of Certificates through cert-manager.
+type certRunResult struct {
+	n       int
+	elapsed time.Duration
+}
+
+func (r certRunResult) rate() float64 { return float64(r.n) / r.elapsed.Seconds() }
+
+// certRun creates n Certificates in namespace ns for issuer (ECDSA P-256, Antrea's usages, each
+// for its own name <ns>-<i>.bench.svc and Secret) and waits until all are Ready. Everything it
+// created (Certificates, CertificateRequests, Secrets) is deleted before it returns: the control
+// plane has no garbage collector.
+func certRun(ctx context.Context, b *bench, ns string, issuer cmmeta.IssuerReference, n int) (certRunResult, error) {
+	l := b.lab
+	if err := l.ensureNamespace(ctx, ns); err != nil {
+		return certRunResult{}, err
+	}
+	defer cleanupNamespace(context.WithoutCancel(ctx), l, ns)
+	crts := l.cm.CertmanagerV1().Certificates(ns)
+	list, err := crts.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return certRunResult{}, err
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rw, err := watchtools.NewRetryWatcherWithContext(wctx, list.ResourceVersion, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return crts.Watch(ctx, o) },
+	})
+	if err != nil {
+		return certRunResult{}, err
+	}
+	defer rw.Stop()
+	ready := map[string]bool{}
+	var last time.Time
+	done := make(chan struct{})
+	go func() {
+		for ev := range rw.ResultChan() {
+			crt, ok := ev.Object.(*cmapi.Certificate)
+			if !ok || ready[crt.Name] {
+				continue
+			}
+			if apiutil.CertificateHasCondition(crt, cmapi.CertificateCondition{Type: cmapi.CertificateConditionReady, Status: cmmeta.ConditionTrue}) {
+				ready[crt.Name] = true
+				last = time.Now()
+				if len(ready) == n {
+					close(done)
+					return
+				}
+			}
+		}
+	}()
+
+	start := time.Now()
+	work := make(chan int)
+	var wg sync.WaitGroup
+	var createErr error
+	var errMu sync.Mutex
+	for range b.opts.concurrency {
+		wg.Go(func() {
+			for i := range work {
+				name := fmt.Sprintf("c-%d", i)
+				dns := fmt.Sprintf("%s-%d%s", ns, i, benchDNSSuffix)
+				crt := &cmapi.Certificate{
+					ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+					Spec: cmapi.CertificateSpec{
+						SecretName: name + "-tls",
+						DNSNames:   []string{dns},
+						Usages:     []cmapi.KeyUsage{cmapi.UsageDigitalSignature, cmapi.UsageKeyEncipherment, cmapi.UsageServerAuth},
+						Duration:   &metav1.Duration{Duration: 90 * 24 * time.Hour},
+						PrivateKey: &cmapi.CertificatePrivateKey{Algorithm: cmapi.ECDSAKeyAlgorithm, Size: 256, RotationPolicy: cmapi.RotationPolicyAlways},
+						IssuerRef:  issuer,
+					},
+				}
+				if _, err := crts.Create(ctx, crt, metav1.CreateOptions{}); err != nil {
+					errMu.Lock()
+					createErr = err
+					errMu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if createErr != nil {
+		return certRunResult{}, createErr
+	}
+	timeout := 5*time.Minute + time.Duration(n)*3*time.Second
+	progress := time.NewTicker(30 * time.Second)
+	defer progress.Stop()
+	for {
+		select {
+		case <-done:
+			return certRunResult{n: n, elapsed: last.Sub(start)}, nil
+		case <-ctx.Done():
+			return certRunResult{}, ctx.Err()
+		case <-progress.C:
+			cur, err := crts.List(ctx, metav1.ListOptions{})
+			if err == nil {
+				r := 0
+				for i := range cur.Items {
+					if apiutil.CertificateHasCondition(&cur.Items[i], cmapi.CertificateCondition{Type: cmapi.CertificateConditionReady, Status: cmmeta.ConditionTrue}) {
+						r++
+					}
+				}
+				b.p.step("  %d/%d Ready after %s", r, n, time.Since(start).Round(time.Second))
+			}
+			if time.Since(start) > timeout {
+				return certRunResult{}, fmt.Errorf("%s: not all %d Certificates Ready after %s (cert-manager log: %s)", ns, n, timeout, l.cmLog.Name())
+			}
+		}
+	}
+}
+
+// cleanupNamespace deletes what a Certificate run left in ns.
+func cleanupNamespace(ctx context.Context, l *lab, ns string) {
+	all := metav1.ListOptions{}
+	_ = l.cm.CertmanagerV1().Certificates(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, all)
+	_ = l.cm.CertmanagerV1().CertificateRequests(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, all)
+	_ = l.kube.CoreV1().Secrets(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, all)
+	_ = l.kube.EventsV1().Events(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, all)
+	_ = l.kube.CoreV1().Events(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, all)
+}
+
+// apfHidingProxy forwards to the API server and removes the priority-and-fairness response
+// headers: cert-manager probes for them and drops its client-side limits when it sees them, so
+// behind this proxy it enforces QPS 20/burst 50 as on a cluster without priority and fairness.
+// Requests keep their own credentials (the Authorization header is passed through).
+type apfHidingProxy struct {
+	url string
+	srv *http.Server
+}
+
+func startAPFHidingProxy(target *rest.Config) (*apfHidingProxy, error) {
+	tr, err := rest.TransportFor(rest.AnonymousClientConfig(target))
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(target.Host)
+	if err != nil {
+		return nil, err
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.Transport = tr
+	rp.FlushInterval = -1 // watches stream
+	rp.ModifyResponse = func(r *http.Response) error {
+		r.Header.Del("X-Kubernetes-PF-FlowSchema-UID")
+		r.Header.Del("X-Kubernetes-PF-PriorityLevel-UID")
+		return nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &apfHidingProxy{url: "http://" + ln.Addr().String(), srv: &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}}
+	go func() { _ = p.srv.Serve(ln) }()
+	return p, nil
+}
+
+func (p *apfHidingProxy) close() { _ = p.srv.Close() }

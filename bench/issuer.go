@@ -1,0 +1,388 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"antrea.io/antrea-issuer/internal/localcluster"
+	"antrea.io/antrea-issuer/internal/testenv"
+)
+
+// setting is one set of antrea-issuer flags under test.
+type setting struct {
+	Name    string
+	Workers int
+	QPS     float64
+	Burst   int
+}
+
+func (s setting) args() []string {
+	return []string{
+		"--workers=" + strconv.Itoa(s.Workers),
+		"--kube-api-qps=" + strconv.FormatFloat(s.QPS, 'f', -1, 64),
+		"--kube-api-burst=" + strconv.Itoa(s.Burst),
+	}
+}
+
+func (s setting) String() string {
+	return fmt.Sprintf("--workers=%d --kube-api-qps=%g --kube-api-burst=%d", s.Workers, s.QPS, s.Burst)
+}
+
+// defaultSetting is what cmd/antrea-issuer and the chart default to.
+var defaultSetting = setting{Name: "default", Workers: 4, QPS: 50, Burst: 100}
+
+// issuerProc is the antrea-issuer binary running as its own process with the chart's arguments,
+// its ServiceAccount's token, and a metrics endpoint the bench scrapes.
+type issuerProc struct {
+	cmd         *exec.Cmd
+	done        chan struct{}
+	metricsAddr string
+	healthAddr  string
+	setting     setting
+}
+
+// startIssuer starts antrea-issuer with the chart's arguments followed by s's flags (later flags
+// win) and waits until it is ready.
+func (l *lab) startIssuer(ctx context.Context, s setting) (*issuerProc, error) {
+	return l.startProcess(ctx, l.bin, append(append([]string{}, l.chartArgs...), s.args()...), s)
+}
+
+// startProfiledIssuer starts bench/issuerprof (antrea-issuer's controllers with a CPU profile)
+// with s's flags; the profile is written to profile when the process stops.
+func (l *lab) startProfiledIssuer(ctx context.Context, s setting, profile string) (*issuerProc, error) {
+	bin := filepath.Join(l.dir, "issuerprof")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./issuerprof")
+	cmd.Dir = filepath.Join(testenv.RepoRoot(), "bench")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building bench/issuerprof: %w\n%s", err, out)
+	}
+	return l.startProcess(ctx, bin, append(s.args(), "--cpuprofile", profile), s)
+}
+
+// startProcess runs bin with args, its ServiceAccount's kubeconfig and local ports for metrics
+// and health, and waits until it reports ready.
+func (l *lab) startProcess(ctx context.Context, bin string, args []string, s setting) (*issuerProc, error) {
+	mport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	hport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p := &issuerProc{
+		metricsAddr: "127.0.0.1:" + strconv.Itoa(mport),
+		healthAddr:  "127.0.0.1:" + strconv.Itoa(hport),
+		setting:     s,
+	}
+	args = append(args,
+		"--kubeconfig", l.issuerKubeconfig,
+		"--metrics-bind-address", p.metricsAddr,
+		"--health-probe-bind-address", p.healthAddr,
+	)
+	fmt.Fprintf(l.issuerLog, "\n==== %s antrea-issuer %s\n", time.Now().Format(time.RFC3339), strings.Join(args, " "))
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Stdout, p.cmd.Stderr = l.issuerLog, l.issuerLog
+	p.cmd.Env = append(os.Environ(), "POD_NAMESPACE="+localcluster.IssuerNamespace)
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting antrea-issuer: %w", err)
+	}
+	p.done = make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case <-p.done:
+			return nil, fmt.Errorf("antrea-issuer exited during start-up: %v (log: %s)", p.cmd.ProcessState, l.issuerLog.Name())
+		case <-ctx.Done():
+			p.stop()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		resp, err := http.Get("http://" + p.healthAddr + "/readyz")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			return nil, fmt.Errorf("antrea-issuer not ready after 60s: %v", err)
+		}
+	}
+}
+
+// stop sends SIGTERM (the process releases its leader Lease) and waits for it to exit.
+func (p *issuerProc) stop() {
+	if p == nil || p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func (p *issuerProc) pid() int { return p.cmd.Process.Pid }
+
+// rss is the process's resident set size (VmRSS) and its peak (VmHWM), in bytes.
+func (p *issuerProc) rss() (rss, hwm int64, err error) { return procRSS(p.pid()) }
+
+func procRSS(pid int) (rss, hwm int64, err error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseInt(fields[1], 10, 64)
+		switch fields[0] {
+		case "VmRSS:":
+			rss = v * 1024
+		case "VmHWM:":
+			hwm = v * 1024
+		}
+	}
+	return rss, hwm, sc.Err()
+}
+
+// cpuTime is the CPU time (user + system) the process has used.
+func (p *issuerProc) cpuTime() (time.Duration, error) { return procCPU(p.pid()) }
+
+func procCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command (which may hold spaces) start after the last ')'.
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	const clockTicks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
+
+// childPID finds a direct child of this process by command name (the envtest control plane).
+func childPID(comm string) (int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	self := os.Getpid()
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		s := string(data)
+		open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || closing < open {
+			continue
+		}
+		fields := strings.Fields(s[closing+1:])
+		if len(fields) < 2 {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(fields[1]); ppid == self && s[open+1:closing] == comm {
+			return pid, nil
+		}
+	}
+	return 0, fmt.Errorf("no child process %q", comm)
+}
+
+// metrics scrapes the process's /metrics (Prometheus text format).
+func (p *issuerProc) metrics() (promMetrics, error) {
+	resp, err := http.Get("http://" + p.metricsAddr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	return parseProm(resp.Body)
+}
+
+// promMetrics maps a sample's name with its labels as printed (`name{a="b"}`) to its value.
+type promMetrics map[string]float64
+
+// parseProm reads the Prometheus text exposition format; it needs no dependency beyond what
+// go.mod already lists directly.
+func parseProm(r io.Reader) (promMetrics, error) {
+	out := promMetrics{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			continue
+		}
+		out[line[:i]] = v
+	}
+	return out, sc.Err()
+}
+
+// get returns the value of the sample whose name is name and whose labels include every
+// label given as `k="v"`.
+func (m promMetrics) get(name string, labels ...string) float64 {
+	for k, v := range m {
+		base, lbls, _ := strings.Cut(k, "{")
+		if base != name {
+			continue
+		}
+		ok := true
+		for _, l := range labels {
+			if !strings.Contains(lbls, l) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return v
+		}
+	}
+	return 0
+}
+
+// sumOf adds every sample of name whose labels include all of labels.
+func (m promMetrics) sumOf(name string, labels ...string) float64 {
+	var sum float64
+	for k, v := range m {
+		base, lbls, _ := strings.Cut(k, "{")
+		if base != name {
+			continue
+		}
+		ok := true
+		for _, l := range labels {
+			ok = ok && strings.Contains(lbls, l)
+		}
+		if ok {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// histogram is a Prometheus histogram's cumulative buckets, sum and count.
+type histogram struct {
+	buckets map[float64]float64 // upper bound -> cumulative count
+	sum     float64
+	count   float64
+}
+
+func (m promMetrics) histogram(name string, labels ...string) histogram {
+	h := histogram{buckets: map[float64]float64{}}
+	for k, v := range m {
+		base, lbls, _ := strings.Cut(k, "{")
+		match := true
+		for _, l := range labels {
+			if !strings.Contains(lbls, l) {
+				match = false
+				break
+			}
+		}
+		if !match {
+			continue
+		}
+		switch base {
+		case name + "_sum":
+			h.sum = v
+		case name + "_count":
+			h.count = v
+		case name + "_bucket":
+			_, le, _ := strings.Cut(lbls, `le="`)
+			le, _, _ = strings.Cut(le, `"`)
+			ub, err := strconv.ParseFloat(le, 64)
+			if le == "+Inf" {
+				ub, err = inf, nil
+			}
+			if err == nil {
+				h.buckets[ub] = v
+			}
+		}
+	}
+	return h
+}
+
+// minus is the histogram of the observations made between before and h.
+func (h histogram) minus(before histogram) histogram {
+	out := histogram{buckets: map[float64]float64{}, sum: h.sum - before.sum, count: h.count - before.count}
+	for ub, v := range h.buckets {
+		out.buckets[ub] = v - before.buckets[ub]
+	}
+	return out
+}
+
+func (h histogram) mean() time.Duration {
+	if h.count == 0 {
+		return 0
+	}
+	return time.Duration(h.sum / h.count * float64(time.Second))
+}
+
+// quantileUpperBound is the upper bound of the bucket holding quantile q: the histogram
+// cannot say more precisely.
+func (h histogram) quantileUpperBound(q float64) float64 {
+	bounds := make([]float64, 0, len(h.buckets))
+	for ub := range h.buckets {
+		bounds = append(bounds, ub)
+	}
+	sort.Float64s(bounds)
+	for _, ub := range bounds {
+		if h.buckets[ub] >= q*h.count {
+			return ub
+		}
+	}
+	return inf
+}
+
+var inf = math.Inf(1)
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,290 @@
+// Command bench measures antrea-issuer on a real local control plane (etcd and kube-apiserver
+// from bin/k8s, cert-manager's real controllers in-process, antrea-issuer as its own process)
+// and prints one table. Every figure is a ratio against something measured in the same run on
+// the same machine: `make bench`, or `go run ./bench -h`. docs/benchmarks.md explains the table.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+var allScenarios = []string{"throughput", "latency", "cpu", "propagation", "certmanager", "memory"}
+
+type options struct {
+	n           int
+	concurrency int
+	scenarios   []string
+	sweep       []setting
+	best        setting // used by latency when throughput is not run
+
+	idleN     int
+	pacedN    int
+	pacedRate float64
+
+	cmN        int
+	cmDefaultN int
+	cmWorkers  int
+
+	changes int
+
+	secretMiB  int
+	configMaps int
+	settle     time.Duration
+
+	out           string
+	cpuprofile    string
+	profileIssuer string
+}
+
+func main() {
+	if err := run(); err != nil {
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(os.Stderr, "interrupted")
+			os.Exit(130)
+		}
+		fmt.Fprintln(os.Stderr, "bench failed:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	o := options{}
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	fs.IntVar(&o.n, "n", 1000, "CertificateRequests per throughput run")
+	fs.IntVar(&o.concurrency, "concurrency", 16, "requests the load generator works on at once")
+	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run: "+strings.Join(allScenarios, ","))
+	sweep := fs.String("sweep", "8:200:400,16:500:1000,32:1000:2000", "antrea-issuer settings tried besides the defaults, workers:qps:burst,...")
+	best := fs.String("best", "16:500:1000", "setting used by -scenarios=latency when throughput does not run to find the best")
+	fs.IntVar(&o.idleN, "idle-n", 100, "requests issued one at a time for the idle latency")
+	fs.IntVar(&o.pacedN, "paced-n", 400, "requests for the paced latency")
+	fs.Float64Var(&o.pacedRate, "paced-rate", 20, "requests per second for the paced latency")
+	fs.IntVar(&o.cmN, "cm-n", 500, "Certificates per issuer through cert-manager")
+	fs.IntVar(&o.cmDefaultN, "cm-default-n", 500, "Certificates through cert-manager at its default client limits (QPS 20, burst 50); 0 skips")
+	fs.IntVar(&o.cmWorkers, "cm-workers", 5, "workers per cert-manager controller (cert-manager's default: 5)")
+	fs.IntVar(&o.changes, "changes", 50, "CA changes for the propagation scenario")
+	fs.IntVar(&o.secretMiB, "secret-mib", 1024, "MiB of unrelated Secrets (1 MiB each) for the memory scenario")
+	fs.IntVar(&o.configMaps, "configmaps", 10000, "unrelated ConfigMaps for the memory scenario")
+	fs.DurationVar(&o.settle, "settle", 15*time.Second, "how long the issuer settles before its memory is sampled")
+	quick := fs.Bool("quick", false, "a small smoke run (N=100, 50 Certificates, 10 changes, 64 MiB of Secrets...): minutes, not a record")
+	fs.StringVar(&o.out, "out", "", "also write the final table (Markdown) to this file")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the bench process (load generator and in-process cert-manager) to this file")
+	fs.StringVar(&o.profileIssuer, "profile-issuer", "", "after the throughput runs, run once more with bench/issuerprof (antrea-issuer's controllers with a CPU profile) and write its profile to this file")
+	_ = fs.Parse(os.Args[1:])
+
+	if *quick {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		def := func(name string, apply func()) {
+			if !set[name] {
+				apply()
+			}
+		}
+		def("n", func() { o.n = 100 })
+		def("sweep", func() { *sweep = "16:500:1000" })
+		def("idle-n", func() { o.idleN = 20 })
+		def("paced-n", func() { o.pacedN = 100 })
+		def("cm-n", func() { o.cmN = 50 })
+		def("cm-default-n", func() { o.cmDefaultN = 10 })
+		def("changes", func() { o.changes = 10 })
+		def("secret-mib", func() { o.secretMiB = 64 })
+		def("configmaps", func() { o.configMaps = 1000 })
+		def("settle", func() { o.settle = 5 * time.Second })
+	}
+	for _, s := range strings.Split(*scenarios, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !slices.Contains(allScenarios, s) {
+			return fmt.Errorf("unknown scenario %q (known: %s)", s, strings.Join(allScenarios, ","))
+		}
+		o.scenarios = append(o.scenarios, s)
+	}
+	var err error
+	if o.sweep, err = parseSweep(*sweep); err != nil {
+		return err
+	}
+	bs, err := parseSweep(*best)
+	if err != nil || len(bs) != 1 {
+		return fmt.Errorf("-best: want one workers:qps:burst (%v)", err)
+	}
+	o.best = bs[0]
+
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b := &bench{opts: o, p: &progress{out: os.Stdout, start: time.Now()}, r: &report{out: os.Stdout}}
+	return b.run(ctx)
+}
+
+// bench is one run: the lab, the current antrea-issuer process, and the report.
+type bench struct {
+	opts   options
+	p      *progress
+	r      *report
+	lab    *lab
+	load   *crLoad
+	issuer *issuerProc
+
+	throughput *throughputScenario
+}
+
+func (b *bench) run(ctx context.Context) error {
+	machine := machineInfo()
+	fmt.Println("antrea-issuer benchmarks:", strings.Join(b.opts.scenarios, ", "))
+	fmt.Println(machine)
+	l, err := startLab(ctx, b.p)
+	if err != nil {
+		return err
+	}
+	b.lab = l
+	defer func() {
+		b.stopIssuer()
+		l.stop()
+	}()
+	b.p.step("logs: %s (antrea-issuer), %s (cert-manager)", l.issuerLog.Name(), l.cmLog.Name())
+	if b.load, err = newCRLoad(l); err != nil {
+		return err
+	}
+	b.load.procs = b.processes
+	started := time.Now()
+	for _, s := range b.opts.scenarios {
+		if err := b.scenario(ctx, s); err != nil {
+			return fmt.Errorf("scenario %s: %w", s, err)
+		}
+	}
+	fmt.Printf("\n## Results (%s; scenarios took %s)\n\n", machine, time.Since(started).Round(time.Second))
+	b.r.print()
+	if b.opts.out != "" {
+		f, err := os.Create(b.opts.out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fmt.Fprintf(f, "%s\n\n", machine)
+		printTable(f, b.r.rows)
+	}
+	return nil
+}
+
+func (b *bench) scenario(ctx context.Context, name string) error {
+	b.p.step("=== %s", name)
+	var err error
+	switch name {
+	case "throughput":
+		b.throughput, err = runThroughput(ctx, b)
+		if err == nil {
+			b.throughput.report(b.r, b.opts.n, b.opts.concurrency)
+			b.r.section("1 throughput")
+		}
+		if err == nil && b.opts.profileIssuer != "" {
+			err = b.profileIssuer(ctx)
+		}
+	case "latency":
+		err = runLatency(ctx, b)
+	case "cpu":
+		err = runCPU(ctx, b)
+	case "propagation":
+		err = runPropagation(ctx, b)
+	case "certmanager":
+		err = runCertManager(ctx, b)
+	case "memory":
+		err = runMemory(ctx, b)
+	}
+	return err
+}
+
+// ensureIssuer makes antrea-issuer run with s (restarting it if it runs with other flags) and
+// waits for the bench issuer to be Ready.
+func (b *bench) ensureIssuer(ctx context.Context, s setting) error {
+	if b.issuer != nil && b.issuer.setting == s {
+		return nil
+	}
+	b.stopIssuer()
+	p, err := b.lab.startIssuer(ctx, s)
+	if err != nil {
+		return err
+	}
+	b.issuer = p
+	return b.lab.waitIssuerReady(ctx)
+}
+
+func (b *bench) stopIssuer() {
+	if b.issuer != nil {
+		b.issuer.stop()
+		b.issuer = nil
+	}
+}
+
+// processes names the processes of the run whose CPU time is accounted: the control plane, this
+// process (load generator, watches, in-process cert-manager) and antrea-issuer.
+func (b *bench) processes() map[string]int {
+	out := map[string]int{"bench": os.Getpid()}
+	for _, name := range []string{"kube-apiserver", "etcd"} {
+		if pid, err := childPID(name); err == nil {
+			out[name] = pid
+		}
+	}
+	if b.issuer != nil {
+		out["antrea-issuer"] = b.issuer.pid()
+	}
+	return out
+}
+
+// bestSetting is the setting with the best ratio found by the throughput scenario, or -best.
+func (b *bench) bestSetting() setting {
+	if b.throughput != nil && b.throughput.best != nil {
+		return b.throughput.best.setting
+	}
+	return b.opts.best
+}
+
+// machineInfo describes the machine: CPUs, model, memory, Go version and load.
+func machineInfo() string {
+	model := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := "?"
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		_, _ = fmt.Sscanf(strings.SplitN(string(data), "\n", 2)[0], "MemTotal: %d kB", &kb)
+		mem = fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
+	}
+	load := "?"
+	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
+		f := strings.Fields(string(data))
+		if len(f) >= 3 {
+			load = strings.Join(f[:3], " ")
+		}
+	}
+	return fmt.Sprintf("%d CPUs (%s), %s RAM, %s %s/%s, load average at start %s",
+		runtime.NumCPU(), model, mem, runtime.Version(), runtime.GOOS, runtime.GOARCH, load)
+}

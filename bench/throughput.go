@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// controllerRun is one antrea-issuer run with the bare-client ceiling measured next to it.
+type controllerRun struct {
+	setting    setting
+	ceiling    *crRunResult
+	controller *crRunResult
+	// cpu is the issuer process's CPU time (user+system) during the controller run.
+	cpu time.Duration
+	// sign is the process's antrea_issuer_sign_duration_seconds observations during the run.
+	sign histogram
+	// requests is the number of API requests the process made during the run, by verb
+	// (controller-runtime exposes no client-side throttling metric: requests per second
+	// against --kube-api-qps shows it).
+	requests map[string]float64
+}
+
+// perRequest is the number of API requests of verb per CertificateRequest.
+func (r *controllerRun) perRequest(verb string) float64 {
+	return r.requests[verb] / float64(r.controller.ready)
+}
+
+// qpsUse is the share of --kube-api-qps the rate-limited requests used (events have a limiter
+// of their own: POSTs are left out).
+func (r *controllerRun) qpsUse() float64 {
+	var n float64
+	for verb, v := range r.requests {
+		if verb != "POST" {
+			n += v
+		}
+	}
+	return n / r.controller.elapsed.Seconds() / r.setting.QPS
+}
+
+func (r *controllerRun) ratio() float64 { return r.controller.rate() / r.ceiling.rate() }
+
+// throughputScenario measures, for the default flags and each candidate setting, N approved
+// requests signed by antrea-issuer against the bare-client ceiling measured just before on the
+// same API server, and once the bare-client figure for issuer-lib's own write pattern.
+type throughputScenario struct {
+	runs     []*controllerRun
+	protocol *crRunResult
+	best     *controllerRun
+}
+
+func runThroughput(ctx context.Context, b *bench) (*throughputScenario, error) {
+	ts := &throughputScenario{}
+	settings := append([]setting{defaultSetting}, b.opts.sweep...)
+	for i, s := range settings {
+		b.stopIssuer()
+		b.p.step("throughput %d/%d: bare-client ceiling, N=%d, %d at once", i+1, len(settings), b.opts.n, b.opts.concurrency)
+		ceiling, err := b.load.run(ctx, crRunOptions{mode: modeCeiling, n: b.opts.n, concurrency: b.opts.concurrency})
+		if err != nil {
+			return nil, err
+		}
+		b.p.step("  ceiling: %.1f CR/s (%s); CPU per request %s: %s", ceiling.rate(), ms(ceiling.elapsed), ms(ceiling.cpuPerRequest()), ceiling.cpuBreakdown())
+		if i == 0 {
+			b.p.step("throughput: bare client doing issuer-lib's writes (initializing, issued, event), N=%d", b.opts.n)
+			if ts.protocol, err = b.load.run(ctx, crRunOptions{mode: modeProtocol, n: b.opts.n, concurrency: b.opts.concurrency}); err != nil {
+				return nil, err
+			}
+			b.p.step("  issuer-lib's writes: %.1f CR/s (%s); CPU per request %s: %s", ts.protocol.rate(), ms(ts.protocol.elapsed), ms(ts.protocol.cpuPerRequest()), ts.protocol.cpuBreakdown())
+		}
+		run, err := b.controllerRun(ctx, s, crRunOptions{mode: modeController, n: b.opts.n, concurrency: b.opts.concurrency})
+		if err != nil {
+			return nil, err
+		}
+		run.ceiling = ceiling
+		ts.runs = append(ts.runs, run)
+		b.p.step("  antrea-issuer %s: %.1f CR/s (%s) = %.2f × ceiling; %s CPU/request; per request %.2f PATCH, %.2f POST; %.0f%% of --kube-api-qps used",
+			s, run.controller.rate(), ms(run.controller.elapsed), run.ratio(), ms(run.cpu/time.Duration(b.opts.n)),
+			run.perRequest("PATCH"), run.perRequest("POST"), 100*run.qpsUse())
+		b.p.step("  CPU per request %s: %s", ms(run.controller.cpuPerRequest()), run.controller.cpuBreakdown())
+		if ts.best == nil || run.ratio() > ts.best.ratio() {
+			ts.best = run
+		}
+	}
+	return ts, nil
+}
+
+// controllerRun (re)starts antrea-issuer with s, warms it up, and measures one run.
+func (b *bench) controllerRun(ctx context.Context, s setting, o crRunOptions) (*controllerRun, error) {
+	if err := b.ensureIssuer(ctx, s); err != nil {
+		return nil, err
+	}
+	// Warm-up: connections, informers and the parsed CA are in place before timing.
+	if _, err := b.load.run(ctx, crRunOptions{mode: modeController, n: min(50, o.n), concurrency: o.concurrency}); err != nil {
+		return nil, fmt.Errorf("warm-up: %w", err)
+	}
+	before, err := b.issuer.metrics()
+	if err != nil {
+		return nil, err
+	}
+	cpu0, err := b.issuer.cpuTime()
+	if err != nil {
+		return nil, err
+	}
+	res, err := b.load.run(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	cpu1, err := b.issuer.cpuTime()
+	if err != nil {
+		return nil, err
+	}
+	after, err := b.issuer.metrics()
+	if err != nil {
+		return nil, err
+	}
+	run := &controllerRun{setting: s, controller: res, cpu: cpu1 - cpu0, requests: map[string]float64{}}
+	run.sign = after.histogram("antrea_issuer_sign_duration_seconds").minus(before.histogram("antrea_issuer_sign_duration_seconds"))
+	for _, verb := range []string{"GET", "LIST", "POST", "PUT", "PATCH", "DELETE"} {
+		run.requests[verb] = after.sumOf("rest_client_requests_total", `method="`+verb+`"`) - before.sumOf("rest_client_requests_total", `method="`+verb+`"`)
+	}
+	return run, nil
+}
+
+func (ts *throughputScenario) report(r *report, n, concurrency int) {
+	const sc = "1 throughput"
+	for _, run := range ts.runs {
+		label := run.setting.Name
+		if run == ts.best && run.setting.Name != defaultSetting.Name {
+			label += ", best"
+		}
+		r.add(sc, fmt.Sprintf("bare-client ceiling before %s (N=%d, %d at once)", label, n, concurrency),
+			fmt.Sprintf("%.1f CR/s", run.ceiling.rate()), "", "")
+		r.add(sc, fmt.Sprintf("antrea-issuer %s [%s]", label, run.setting),
+			fmt.Sprintf("%.1f CR/s = %.2f × ceiling", run.controller.rate(), run.ratio()), "≥ 0.80 × ceiling",
+			verdict(run.ratio() >= 0.8, fmt.Sprintf("%.2f/0.80", run.ratio())))
+	}
+	if ts.protocol != nil && len(ts.runs) > 0 {
+		c := ts.runs[0].ceiling
+		r.add(sc, "bare client doing issuer-lib's writes (+initializing write, +event)",
+			fmt.Sprintf("%.1f CR/s = %.2f × first ceiling", ts.protocol.rate(), ts.protocol.rate()/c.rate()), "", "bound for any issuer-lib issuer")
+	}
+}
+
+// parseSweep reads "workers:qps:burst,..." into settings.
+func parseSweep(s string) ([]setting, error) {
+	var out []setting
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		f := strings.Split(part, ":")
+		if len(f) != 3 {
+			return nil, fmt.Errorf("setting %q: want workers:qps:burst", part)
+		}
+		w, err1 := strconv.Atoi(f[0])
+		q, err2 := strconv.ParseFloat(f[1], 64)
+		bu, err3 := strconv.Atoi(f[2])
+		if err1 != nil || err2 != nil || err3 != nil || w <= 0 || q <= 0 || bu <= 0 {
+			return nil, fmt.Errorf("setting %q: want positive workers:qps:burst", part)
+		}
+		out = append(out, setting{Name: fmt.Sprintf("w%d/q%g/b%d", w, q, bu), Workers: w, QPS: q, Burst: bu})
+	}
+	return out, nil
+}
+
+// profileIssuer runs the best setting once more with bench/issuerprof instead of the
+// antrea-issuer binary, and leaves its CPU profile in -profile-issuer.
+func (b *bench) profileIssuer(ctx context.Context) error {
+	s := b.bestSetting()
+	b.stopIssuer()
+	b.p.step("profiling: bench/issuerprof %s, N=%d", s, b.opts.n)
+	profile, err := filepath.Abs(b.opts.profileIssuer)
+	if err != nil {
+		return err
+	}
+	p, err := b.lab.startProfiledIssuer(ctx, s, profile)
+	if err != nil {
+		return err
+	}
+	b.issuer = p
+	if err := b.lab.waitIssuerReady(ctx); err != nil {
+		return err
+	}
+	res, err := b.load.run(ctx, crRunOptions{mode: modeController, n: b.opts.n, concurrency: b.opts.concurrency})
+	if err != nil {
+		return err
+	}
+	b.stopIssuer() // writes the profile
+	b.p.step("  %.1f CR/s under the profiler; CPU per request %s: %s", res.rate(), ms(res.cpuPerRequest()), res.cpuBreakdown())
+	b.p.step("  profile: go tool pprof -top %s", profile)
+	return nil
+}
