@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"net"
 	"net/url"
 	"slices"
@@ -125,10 +124,17 @@ func Sign(now time.Time, ca *CA, bundle Bundle, template *x509.Certificate, opts
 	if err != nil {
 		return nil, wrapError(ErrSigningFailed, err, "parsing the new certificate")
 	}
-	chainPEM := pem.EncodeToMemory(&pem.Block{Type: pemTypeCertificate, Bytes: der})
+	size := pemSize(pemTypeCertificate, len(der))
+	for _, c := range chain {
+		size += pemSize(pemTypeCertificate, len(c.Raw))
+	}
+	chainPEM := appendPEM(make([]byte, 0, size), pemTypeCertificate, der)
+	for _, c := range chain {
+		chainPEM = appendPEM(chainPEM, pemTypeCertificate, c.Raw)
+	}
 	return &Result{
 		Leaf:              leaf,
-		ChainPEM:          append(chainPEM, encodeCerts(chain)...),
+		ChainPEM:          chainPEM,
 		CAPEM:             bundle.PEM(),
 		Truncated:         truncated,
 		RequestedNotAfter: requested,
