@@ -32,6 +32,15 @@ var sentinels = []error{
 	ErrBadCSRSignature, ErrPolicyViolation, ErrInvalidPolicy,
 }
 
+// stdPEM is the reference rendering appendPEM must reproduce.
+func stdPEM(certs ...*x509.Certificate) []byte {
+	var out []byte
+	for _, c := range certs {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return out
+}
+
 func assertTyped(t *testing.T, err error) {
 	t.Helper()
 	for _, s := range sentinels {
@@ -100,6 +109,9 @@ func FuzzLoadCA(f *testing.F) {
 		if testNow.Before(ca.Cert.NotBefore) || testNow.After(ca.Cert.NotAfter) {
 			t.Fatalf("accepted a CA outside its validity")
 		}
+		if !bytes.Equal(ca.CertPEM(), stdPEM(ca.Chain...)) {
+			t.Fatalf("CertPEM differs from encoding/pem")
+		}
 		keyPEM, err := ca.KeyPEM()
 		if err != nil {
 			t.Fatalf("KeyPEM: %v", err)
@@ -142,6 +154,9 @@ func FuzzParseBundle(f *testing.F) {
 			}
 		}
 		p := b.PEM()
+		if !bytes.Equal(p, stdPEM(certs...)) {
+			t.Fatalf("PEM differs from encoding/pem")
+		}
 		again, err := ParseBundle(p)
 		if err != nil {
 			t.Fatalf("rendered bundle does not parse: %v", err)
@@ -263,6 +278,9 @@ func FuzzSignFromCSR(f *testing.F) {
 		}
 		if !publicKeysEqual(leaf.PublicKey, tmpl.PublicKey) || strings.Join(leaf.DNSNames, ",") != strings.Join(tmpl.DNSNames, ",") {
 			t.Fatalf("leaf differs from the request")
+		}
+		if !bytes.Equal(res.ChainPEM, stdPEM(append([]*x509.Certificate{leaf}, ca.Chain...)...)) || !bytes.Equal(res.CAPEM, stdPEM(ca.Cert)) {
+			t.Fatalf("ChainPEM or CAPEM differs from encoding/pem")
 		}
 		if err := verifyServerCert(t, res, bundle, testNow); err != nil {
 			t.Fatalf("leaf does not verify against the bundle: %v", err)
