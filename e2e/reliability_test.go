@@ -10,6 +10,7 @@ import (
 	"time"
 
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"antrea.io/antrea-issuer/internal/localcluster"
@@ -144,6 +145,7 @@ func TestTwoReplicasOneCAAndTakeover(t *testing.T) {
 	})
 
 	// The leader dies without releasing its Lease; a request arrives at once.
+	before := readLease(ctx, t)
 	killedAt := time.Now()
 	if err := leader.Stop(true); err != nil {
 		t.Fatal(err)
@@ -151,23 +153,27 @@ func TestTwoReplicasOneCAAndTakeover(t *testing.T) {
 	watch := watchRequests(ctx, t, ns)
 	t.Cleanup(func() { deleteRequests(ns) })
 	reqs := createRequests(ctx, t, ns, "after-kill", 1, clusterRef(issuers[0].Name))
-	var leadingAt time.Time
-	testenv.Eventually(t, 60*time.Second, "the follower leading", func() error {
-		ok, err := follower.IsLeader(ctx)
-		if err != nil || !ok {
-			return fmt.Errorf("not leading yet (%v)", err)
+	var after *coordinationv1.Lease
+	testenv.Eventually(t, 60*time.Second, "the follower holding the Lease", func() error {
+		after = readLease(ctx, t)
+		if *after.Spec.HolderIdentity == *before.Spec.HolderIdentity {
+			return fmt.Errorf("still held by the killed leader")
 		}
-		leadingAt = time.Now()
 		return nil
 	})
+	if ok, err := follower.IsLeader(ctx); err != nil || !ok {
+		t.Fatalf("the Lease changed hands but the follower does not lead: %v", err)
+	}
 	watch.waitAllReady(t, 1, 30*time.Second)
-	takeover, signed := leadingAt.Sub(killedAt), watch.lastReadyAt().Sub(killedAt)
-	// controller-runtime's defaults: a Lease lasts 15 s after its last renewal, which happened
-	// at most one retry period (2 s, jittered up to 2.4 s) before the kill; candidates retry
-	// every 2.4 s at most.
-	const bound = 15*time.Second + 2400*time.Millisecond + 2400*time.Millisecond
-	if takeover > bound {
-		t.Errorf("the follower took %s to lead, more than the lease duration allows (%s)", takeover, bound)
+	// controller-runtime's defaults: the Lease expires 15 s after its last renewal; candidates
+	// retry every 2 s (jittered up to 2.4 s). The follower must take it within one retry period
+	// of its expiry, plus scheduling slack on a loaded machine.
+	const leaseDuration, slack = 15 * time.Second, 2400*time.Millisecond + 2*time.Second
+	expiry := before.Spec.RenewTime.Add(leaseDuration)
+	acquired := after.Spec.AcquireTime.Time
+	takeover, signed := acquired.Sub(killedAt), watch.lastReadyAt().Sub(killedAt)
+	if late := acquired.Sub(expiry); late > slack {
+		t.Errorf("the follower took the Lease %s after it expired (allowed %s)", late, slack)
 	}
 	verifyIssued(ctx, t, ns, reqs, theCASecret(ctx, t, "AntreaClusterIssuer/"+issuers[0].Name))
 	watch.onceOnly(t, reqs)
@@ -176,8 +182,8 @@ func TestTwoReplicasOneCAAndTakeover(t *testing.T) {
 		s := theCASecret(ctx, t, "AntreaClusterIssuer/"+iss.Name)
 		secrets.writtenOnce(t, s.Name)
 	}
-	t.Logf("FIGURES takeover: leader SIGKILLed, follower leading after %.1fs, first certificate signed after %.1fs (bound %s); %d issuers, %d CA Secrets each created once",
-		takeover.Seconds(), signed.Seconds(), bound, len(issuers), len(issuers))
+	t.Logf("FIGURES takeover: leader SIGKILLed %.1fs after its last renewal; follower holds the Lease %.1fs after the kill (%.1fs after the Lease expired), first certificate signed %.1fs after the kill; %d issuers, %d CA Secrets each created once",
+		killedAt.Sub(before.Spec.RenewTime.Time).Seconds(), takeover.Seconds(), acquired.Sub(expiry).Seconds(), signed.Seconds(), len(issuers), len(issuers))
 
 	t.Run("split brain: two replicas without leader election", func(t *testing.T) {
 		if err := follower.Stop(false); err != nil {
@@ -200,6 +206,19 @@ func TestTwoReplicasOneCAAndTakeover(t *testing.T) {
 		t.Logf("FIGURES split brain: %d issuers, 2 replicas without leader election, %d lost creation races, 1 CA Secret each, never rewritten",
 			len(racing), lostRaces(t, "split"))
 	})
+}
+
+// readLease reads antrea-issuer's leader Lease.
+func readLease(ctx context.Context, t *testing.T) *coordinationv1.Lease {
+	t.Helper()
+	l, err := suite.kube.CoordinationV1().Leases(localcluster.IssuerNamespace).Get(ctx, localcluster.LeaderElectionLease, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Spec.HolderIdentity == nil || l.Spec.RenewTime == nil || l.Spec.AcquireTime == nil {
+		t.Fatalf("Lease without holder or times: %+v", l.Spec)
+	}
+	return l
 }
 
 // createIssuersWithoutController creates n AntreaClusterIssuers named <prefix>-<i> while no
@@ -281,7 +300,8 @@ func TestAPIServerOutageUnderLoad(t *testing.T) {
 	caBefore := theCASecret(ctx, t, owner)
 	watch := watchRequests(ctx, t, ns)
 	t.Cleanup(func() { deleteRequests(ns) })
-	pid := suite.local.Issuer.PID()
+	proc := suite.local.Issuer
+	pid := proc.PID()
 
 	reqs := createRequests(ctx, t, ns, "before", batch, clusterRef(iss.Name))
 	for deadline := time.Now().Add(time.Minute); watch.ready() < 5; time.Sleep(5 * time.Millisecond) {
@@ -290,17 +310,41 @@ func TestAPIServerOutageUnderLoad(t *testing.T) {
 		}
 	}
 	inFlight := batch - watch.ready()
-	outage, err := suite.local.Env.RestartControlPlane(2 * time.Second)
+	outage, err := suite.local.Env.RestartControlPlane(time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	upAt := time.Now()
 	reqs = append(reqs, createRequests(ctx, t, ns, "after", batch, clusterRef(iss.Name))...)
-	watch.waitAllReady(t, len(reqs), 2*time.Minute)
-	recovered := watch.lastReadyAt().Sub(upAt)
 
-	if suite.local.Issuer.Exited() || suite.local.Issuer.PID() != pid {
-		t.Fatalf("antrea-issuer restarted (pid %d -> %d, exited %v): it must recover by itself", pid, suite.local.Issuer.PID(), suite.local.Issuer.Exited())
+	// A leader that cannot renew its Lease for controller-runtime's renew deadline (10 s) gives
+	// up and exits, as every Kubernetes controller does, and its Deployment restarts it. A
+	// shorter outage must be ridden out by the same process; a longer one (a loaded machine
+	// restarts kube-apiserver slowly) may end in that exit, and then a restart loses nothing.
+	const renewDeadline = 10 * time.Second
+	restarted := false
+	testenv.Eventually(t, 2*time.Minute, fmt.Sprintf("%d CertificateRequests Ready", len(reqs)), func() error {
+		if proc.Exited() && !restarted {
+			if outage.Down() < renewDeadline-time.Second {
+				t.Fatalf("antrea-issuer exited after an outage of only %s: it must ride it out", outage.Down())
+			}
+			t.Logf("the outage (%s) outlasted the renew deadline: antrea-issuer gave up its leadership and exited; restarting it as its Deployment would", outage.Down())
+			restarted = true
+			if err := proc.Stop(false); err != nil {
+				return err
+			}
+			if err := proc.Start(ctx); err != nil {
+				return err
+			}
+		}
+		if n := watch.ready(); n < len(reqs) {
+			return fmt.Errorf("%d of %d Ready", n, len(reqs))
+		}
+		return nil
+	})
+	recovered := watch.lastReadyAt().Sub(upAt)
+	if !restarted && (proc.Exited() || proc.PID() != pid) {
+		t.Fatalf("antrea-issuer restarted (pid %d -> %d): it must recover by itself", pid, proc.PID())
 	}
 	duplicates := watch.onceOnly(t, reqs)
 	caAfter := theCASecret(ctx, t, owner)
@@ -308,6 +352,6 @@ func TestAPIServerOutageUnderLoad(t *testing.T) {
 		t.Errorf("the CA Secret changed across the outage")
 	}
 	verifyIssued(ctx, t, ns, reqs, caAfter)
-	t.Logf("FIGURES outage: API server down %.1fs (stop %.1fs, start %.1fs) with %d of %d requests in flight; all %d requests Ready %.1fs after it was back; %d duplicates; same process",
-		outage.Down().Seconds(), outage.Stopping.Seconds(), outage.Starting.Seconds(), inFlight, batch, len(reqs), recovered.Seconds(), duplicates)
+	t.Logf("FIGURES outage: API server down %.1fs (stop %.1fs, start %.1fs) with %d of %d requests in flight; all %d requests Ready %.1fs after it was back; %d duplicates; restarted: %v",
+		outage.Down().Seconds(), outage.Stopping.Seconds(), outage.Starting.Seconds(), inFlight, batch, len(reqs), recovered.Seconds(), duplicates, restarted)
 }

@@ -430,49 +430,106 @@ func caKeyNeedles(ctx context.Context, t *testing.T) *keyNeedles {
 
 func (n *keyNeedles) addKey(t *testing.T, what string, keyPEM []byte) {
 	t.Helper()
-	// The Secret's JSON holds base64(PEM file); skip its first characters, common to every key
-	// of a type ("-----BEGIN PRIVATE KEY-----\nMIGHAgEA...").
-	n.add(what+" as base64 of the PEM file", base64.StdEncoding.EncodeToString(keyPEM), 96)
 	for rest := keyPEM; ; {
 		var b *pem.Block
+		blockStart := len(keyPEM) - len(rest)
 		if b, rest = pem.Decode(rest); b == nil {
 			break
 		}
-		body := strings.Join(strings.Fields(string(pemBody(b))), "")
-		n.add(what+" as a PEM body", body, 48)
-		n.add(what+" as base64 of the DER", base64.StdEncoding.EncodeToString(b.Bytes), 48)
-		n.add(what+" as URL-safe base64 of the DER", base64.RawURLEncoding.EncodeToString(b.Bytes), 48)
-		n.add(what+" as hex of the DER", hex.EncodeToString(b.Bytes), 72)
-		key, err := x509.ParsePKCS8PrivateKey(b.Bytes)
-		if err != nil {
-			if key, err = x509.ParseECPrivateKey(b.Bytes); err != nil {
-				key, err = x509.ParsePKCS1PrivateKey(b.Bytes)
-			}
+		der := b.Bytes
+		secret, from, to := privatePart(t, what, der)
+		// The private part itself.
+		for _, enc := range []string{hex.EncodeToString(secret), strings.ToUpper(hex.EncodeToString(secret)),
+			base64.StdEncoding.EncodeToString(secret), base64.RawURLEncoding.EncodeToString(secret)} {
+			n.add(what+" private part", enc, 0)
 		}
-		if err != nil {
-			t.Fatalf("%s does not parse: %v", what, err)
-		}
-		var secret []byte
-		switch k := key.(type) {
-		case *ecdsa.PrivateKey:
-			secret, _ = k.Bytes()
-		case ed25519.PrivateKey:
-			secret = k.Seed()
-		case *rsa.PrivateKey:
-			secret = k.D.Bytes()
-		}
-		for _, enc := range []string{hex.EncodeToString(secret), strings.ToUpper(hex.EncodeToString(secret)), base64.StdEncoding.EncodeToString(secret), base64.RawURLEncoding.EncodeToString(secret)} {
-			n.add(what+" private scalar", enc, 0)
-		}
-		if k, ok := key.(*ecdsa.PrivateKey); ok {
+		if k, ok := parseKey(der).(*ecdsa.PrivateKey); ok {
 			n.add(what+" private scalar in decimal", k.D.String(), 0)
+		}
+		// The DER in base64 and hex: only windows made of private bytes (an EC key's DER also holds
+		// its public key, which the CA certificate publishes).
+		isSecretByte := func(i int) bool { return i >= from && i < to }
+		n.addWindows(what+" as base64 of the DER", base64.StdEncoding.EncodeToString(der), 4, 3, isSecretByte)
+		n.addWindows(what+" as URL-safe base64 of the DER", base64.RawURLEncoding.EncodeToString(der), 4, 3, isSecretByte)
+		n.addWindows(what+" as hex of the DER", hex.EncodeToString(der), 2, 1, isSecretByte)
+		// The PEM text (a key printed in a log) and base64 of the PEM file (the Secret's data in
+		// JSON): the same, over the file's characters that encode private bytes.
+		secretChar := pemSecretChars(keyPEM[blockStart:], der, from, to)
+		isSecretChar := func(i int) bool { return secretChar[i] }
+		n.addWindows(what+" as PEM text", string(keyPEM[blockStart:]), 1, 1, isSecretChar)
+		n.addWindows(what+" as base64 of the PEM file", base64.StdEncoding.EncodeToString(keyPEM[blockStart:]), 4, 3, isSecretChar)
+	}
+}
+
+// addWindows adds the needleLen-long windows of an encoding whose source units (bytes or
+// characters) are all private: each group of perChars characters encodes perUnits units.
+func (n *keyNeedles) addWindows(what, encoded string, perChars, perUnits int, private func(int) bool) {
+	for i := 0; i+needleLen <= len(encoded); i += perChars {
+		first, last := i/perChars*perUnits, (i+needleLen)/perChars*perUnits
+		ok := true
+		for u := first; u < last && ok; u++ {
+			ok = private(u)
+		}
+		if ok {
+			n.set[encoded[i:i+needleLen]] = what
 		}
 	}
 }
 
-// pemBody is the base64 text of a PEM block, as its file shows it.
-func pemBody(b *pem.Block) []byte {
-	text := pem.EncodeToMemory(&pem.Block{Type: b.Type, Bytes: b.Bytes})
-	lines := bytes.Split(text, []byte("\n"))
-	return bytes.Join(lines[1:len(lines)-2], []byte("\n"))
+// privatePart returns a key DER's private value and where it lies in the DER: an EC scalar or an
+// Ed25519 seed, or, for RSA, everything from the private exponent on.
+func privatePart(t *testing.T, what string, der []byte) (secret []byte, from, to int) {
+	t.Helper()
+	switch k := parseKey(der).(type) {
+	case *ecdsa.PrivateKey:
+		secret, _ = k.Bytes()
+	case ed25519.PrivateKey:
+		secret = k.Seed()
+	case *rsa.PrivateKey:
+		secret = k.D.Bytes()
+		from = bytes.Index(der, secret)
+		return secret, from, len(der)
+	default:
+		t.Fatalf("%s: unexpected key type %T", what, k)
+	}
+	from = bytes.Index(der, secret)
+	if from < 0 {
+		t.Fatalf("%s: the private value is not in the DER", what)
+	}
+	return secret, from, from + len(secret)
+}
+
+func parseKey(der []byte) any {
+	if k, err := x509.ParsePKCS8PrivateKey(der); err == nil {
+		return k
+	}
+	if k, err := x509.ParseECPrivateKey(der); err == nil {
+		return k
+	}
+	if k, err := x509.ParsePKCS1PrivateKey(der); err == nil {
+		return k
+	}
+	return nil
+}
+
+// pemSecretChars marks the characters of a PEM block's text (as stored) that encode private
+// bytes of der: base64 character c of the body depends on bits 6c to 6c+5 of the DER.
+func pemSecretChars(text, der []byte, from, to int) map[int]bool {
+	out := map[int]bool{}
+	body := base64.StdEncoding.EncodeToString(der)
+	start := bytes.IndexByte(text, '\n') + 1 // after "-----BEGIN ... KEY-----"
+	pos := start
+	for c := 0; c < len(body) && pos < len(text); c++ {
+		for pos < len(text) && (text[pos] == '\n' || text[pos] == '\r') {
+			pos++
+		}
+		if pos >= len(text) || text[pos] != body[c] {
+			return map[int]bool{} // not the standard layout: no needles from the text
+		}
+		if lo, hi := 6*c/8, (6*c+5)/8; lo >= from && hi < to {
+			out[pos] = true
+		}
+		pos++
+	}
+	return out
 }
