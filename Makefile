@@ -51,10 +51,12 @@ verify: generate ## Fail on generated-file drift, gofmt or go vet findings.
 
 FUZZTIME ?= 10m
 .PHONY: fuzz
-fuzz: ## Run each fuzz target for FUZZTIME (default 10m), one after another.
-	@for target in $$(go test -list '^Fuzz' ./signer | grep '^Fuzz'); do \
-		echo "fuzzing $$target for $(FUZZTIME)"; \
-		go test ./signer -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) || exit 1; \
+fuzz: ## Run each fuzz target (signer, issuer) for FUZZTIME (default 10m), one after another.
+	@for pkg in ./signer ./issuer; do \
+		for target in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzzing $$pkg $$target for $(FUZZTIME)"; \
+			go test $$pkg -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -parallel 1 || exit 1; \
+		done; \
 	done
 
 .PHONY: clean
