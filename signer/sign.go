@@ -1,6 +1,7 @@
 package signer
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -45,6 +46,10 @@ func Sign(now time.Time, ca *CA, bundle Bundle, template *x509.Certificate, opts
 		return nil, newError(ErrCAUnusable, "no CA certificate and key to sign with")
 	}
 	chain := ca.chain()
+	if !bytes.Equal(chain[0].Raw, ca.Cert.Raw) {
+		// ChainPEM would otherwise present a chain that does not start at the signer.
+		return nil, newError(ErrBrokenChain, "the CA chain does not start with the CA certificate %s", describe(ca.Cert))
+	}
 	if err := checkUsable(chain, now, opts.MinCARemaining); err != nil {
 		return nil, err
 	}

@@ -117,9 +117,13 @@ func TestSignRefusals(t *testing.T) {
 		wantErr  []error
 		wantMsg  string
 	}{
-		"no CA":             {ca: nil, template: leafTemplate(leafPub), wantErr: []error{ErrCAUnusable}},
-		"CA without a key":  {ca: &CA{Cert: ca.Cert}, template: leafTemplate(leafPub), wantErr: []error{ErrCAUnusable}},
-		"no template":       {template: nil, wantErr: []error{ErrNoIdentity}},
+		"no CA":            {ca: nil, template: leafTemplate(leafPub), wantErr: []error{ErrCAUnusable}},
+		"CA without a key": {ca: &CA{Cert: ca.Cert}, template: leafTemplate(leafPub), wantErr: []error{ErrCAUnusable}},
+		"no template":      {template: nil, wantErr: []error{ErrNoIdentity}},
+		"chain of another CA": {
+			ca: &CA{Cert: ca.Cert, Key: ca.Key, Chain: []*x509.Certificate{expiring.Cert}}, template: leafTemplate(leafPub),
+			wantErr: []error{ErrBrokenChain}, wantMsg: "does not start with the CA certificate",
+		},
 		"CA requested":      {template: tmpl(func(c *x509.Certificate) { c.IsCA = true }), wantErr: []error{ErrCARequested}},
 		"cert sign usage":   {template: tmpl(func(c *x509.Certificate) { c.KeyUsage |= x509.KeyUsageCertSign }), wantErr: []error{ErrCARequested}},
 		"CRL sign usage":    {template: tmpl(func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageCRLSign }), wantErr: []error{ErrCARequested}},
