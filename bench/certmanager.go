@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/pem"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"strings"
 	"path/filepath"
 	"sync"
 	"time"
@@ -23,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
 	watchtools "k8s.io/client-go/tools/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -30,6 +34,8 @@ import (
 	// internal/localcluster imports the Certificate controllers and the approver.
 	_ "github.com/cert-manager/cert-manager/pkg/controller/certificaterequests/ca"
 	_ "github.com/cert-manager/cert-manager/pkg/controller/clusterissuers"
+	// The CA issuer's setup (checked by the ClusterIssuer controller) registers itself too.
+	_ "github.com/cert-manager/cert-manager/pkg/issuer/ca"
 
 	"antrea.io/antrea-issuer/internal/localcluster"
 	"antrea.io/antrea-issuer/internal/testenv"
@@ -89,18 +95,43 @@ func runCertManager(ctx context.Context, b *bench) error {
 
 	antreaRef := cmmeta.IssuerReference{Group: "certificates.antrea.io", Kind: "AntreaClusterIssuer", Name: benchIssuerName}
 	caRef := cmmeta.IssuerReference{Group: "cert-manager.io", Kind: "ClusterIssuer", Name: caIssuerName}
+	b.p.step("cert-manager: warming up both flows with 20 Certificates each")
+	for _, ref := range []cmmeta.IssuerReference{antreaRef, caRef} {
+		if _, err := certRun(ctx, b, "bench-cm-warmup", ref, 20); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
+	}
 	b.p.step("cert-manager: %d Certificates issued by the AntreaClusterIssuer (antrea-issuer %s)", b.opts.cmN, defaultSetting)
 	antrea, err := certRun(ctx, b, "bench-cm-antrea", antreaRef, b.opts.cmN)
 	if err != nil {
 		return err
 	}
-	b.p.step("  AntreaClusterIssuer: %.2f certificates/s (%s)", antrea.rate(), ms(antrea.elapsed))
+	b.p.step("  AntreaClusterIssuer: %.2f certificates/s (%s); CPU per certificate %s", antrea.rate(), ms(antrea.elapsed), antrea.cpuPerCert())
 	b.p.step("cert-manager: %d Certificates issued by cert-manager's CA ClusterIssuer", b.opts.cmN)
 	ca, err := certRun(ctx, b, "bench-cm-ca", caRef, b.opts.cmN)
 	if err != nil {
 		return err
 	}
-	b.p.step("  CA ClusterIssuer: %.2f certificates/s (%s)", ca.rate(), ms(ca.elapsed))
+	b.p.step("  CA ClusterIssuer: %.2f certificates/s (%s); CPU per certificate %s", ca.rate(), ms(ca.elapsed), ca.cpuPerCert())
+	if b.opts.profileIssuer != "" {
+		profile, err := filepath.Abs(filepath.Join(b.opts.profileIssuer, "certmanager.pprof"))
+		if err != nil {
+			return err
+		}
+		b.stopIssuer()
+		p, err := l.startProfiledIssuer(ctx, defaultSetting, profile)
+		if err != nil {
+			return err
+		}
+		b.issuer = p
+		b.p.step("profiling: %d Certificates by the AntreaClusterIssuer with bench/issuerprof", b.opts.cmN)
+		r, err := certRun(ctx, b, "bench-cm-profile", antreaRef, b.opts.cmN)
+		if err != nil {
+			return err
+		}
+		b.stopIssuer() // writes the profile
+		b.p.step("  %.2f certificates/s under the profiler; CPU per certificate %s; profile: go tool pprof -top %s", r.rate(), r.cpuPerCert(), profile)
+	}
 	stopCM()
 
 	ratio := antrea.rate() / ca.rate()
@@ -119,8 +150,7 @@ func runCertManager(ctx context.Context, b *bench) error {
 			return err
 		}
 		defer proxy.close()
-		limited := rest.AnonymousClientConfig(cmCfg)
-		limited.Host, limited.CAData, limited.BearerToken = proxy.url, nil, cmCfg.BearerToken
+		limited := proxy.config(cmCfg)
 		limitedKubeconfig := filepath.Join(l.dir, "cert-manager-limited.kubeconfig")
 		if err := testenv.WriteKubeconfig(limited, limitedKubeconfig); err != nil {
 			return err
@@ -174,6 +204,9 @@ func createCAIssuer(ctx context.Context, l *lab) error {
 // which cert-manager drops when the API server has priority and fairness), every controller
 // constructed before the informers start.
 func startCertManager(ctx context.Context, kubeconfig string, workers int, logw io.Writer) error {
+	// client-go and cert-manager's event broadcasters log through klog: into the log file too.
+	klog.LogToStderr(false)
+	klog.SetOutput(logw)
 	var mu sync.Mutex
 	ctx = logr.NewContext(ctx, funcr.New(func(prefix, args string) {
 		mu.Lock()
@@ -221,6 +254,14 @@ func startCertManager(ctx context.Context, kubeconfig string, workers int, logw 
 type certRunResult struct {
 	n       int
 	elapsed time.Duration
+	// cpu is the CPU time each process used during the run.
+	cpu map[string]time.Duration
+}
+
+// cpuPerCert describes the CPU time per certificate, in all and by process.
+func (r certRunResult) cpuPerCert() string {
+	res := &crRunResult{ready: r.n, cpu: r.cpu}
+	return fmt.Sprintf("%s: %s", ms(res.cpuPerRequest()), res.cpuBreakdown())
 }
 
 func (r certRunResult) rate() float64 { return float64(r.n) / r.elapsed.Seconds() }
@@ -269,6 +310,11 @@ func certRun(ctx context.Context, b *bench, ns string, issuer cmmeta.IssuerRefer
 		}
 	}()
 
+	cpu0 := b.load.cpuSnapshot()
+	var m0 promMetrics
+	if os.Getenv("BENCH_DEBUG_METRICS") != "" && b.issuer != nil {
+		m0, _ = b.issuer.metrics()
+	}
 	start := time.Now()
 	work := make(chan int)
 	var wg sync.WaitGroup
@@ -312,7 +358,22 @@ func certRun(ctx context.Context, b *bench, ns string, issuer cmmeta.IssuerRefer
 	for {
 		select {
 		case <-done:
-			return certRunResult{n: n, elapsed: last.Sub(start)}, nil
+			cpu1 := b.load.cpuSnapshot()
+			if m0 != nil {
+				m1, _ := b.issuer.metrics()
+				for k, v := range m1 {
+					if d := v - m0[k]; d >= float64(n)/2 && !strings.Contains(k, "_bucket") {
+						fmt.Fprintf(os.Stderr, "DELTA %s %s %.0f\n", ns, k, d)
+					}
+				}
+			}
+			res := certRunResult{n: n, elapsed: last.Sub(start), cpu: map[string]time.Duration{}}
+			for name, d := range cpu1 {
+				if d0, ok := cpu0[name]; ok {
+					res.cpu[name] = d - d0
+				}
+			}
+			return res, nil
 		case <-ctx.Done():
 			return certRunResult{}, ctx.Err()
 		case <-progress.C:
@@ -346,10 +407,10 @@ func cleanupNamespace(ctx context.Context, l *lab, ns string) {
 // apfHidingProxy forwards to the API server and removes the priority-and-fairness response
 // headers: cert-manager probes for them and drops its client-side limits when it sees them, so
 // behind this proxy it enforces QPS 20/burst 50 as on a cluster without priority and fairness.
-// Requests keep their own credentials (the Authorization header is passed through).
+// Requests keep their own credentials (the Authorization header is passed through; client-go
+// sends credentials over TLS only, so the proxy serves TLS with its own certificate).
 type apfHidingProxy struct {
-	url string
-	srv *http.Server
+	srv *httptest.Server
 }
 
 func startAPFHidingProxy(target *rest.Config) (*apfHidingProxy, error) {
@@ -369,13 +430,20 @@ func startAPFHidingProxy(target *rest.Config) (*apfHidingProxy, error) {
 		r.Header.Del("X-Kubernetes-PF-PriorityLevel-UID")
 		return nil
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	p := &apfHidingProxy{url: "http://" + ln.Addr().String(), srv: &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}}
-	go func() { _ = p.srv.Serve(ln) }()
-	return p, nil
+	srv := httptest.NewUnstartedServer(rp)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	return &apfHidingProxy{srv: srv}, nil
 }
 
-func (p *apfHidingProxy) close() { _ = p.srv.Close() }
+// config is cfg's credentials pointed at the proxy.
+func (p *apfHidingProxy) config(cfg *rest.Config) *rest.Config {
+	out := rest.AnonymousClientConfig(cfg)
+	out.Host = p.srv.URL
+	out.CAData = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.srv.Certificate().Raw})
+	out.CAFile = ""
+	out.BearerToken = cfg.BearerToken
+	return out
+}
+
+func (p *apfHidingProxy) close() { p.srv.Close() }

@@ -13,12 +13,14 @@ import (
 	apiutil "github.com/cert-manager/cert-manager/pkg/api/util"
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+	cmclient "github.com/cert-manager/cert-manager/pkg/client/clientset/versioned"
 	"github.com/cert-manager/cert-manager/pkg/util/pki"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 
@@ -57,6 +59,25 @@ type crLoad struct {
 	runs           atomic.Int64
 	// procs lists the processes whose CPU time a run accounts for, by name.
 	procs func() map[string]int
+	// idle is each process's CPU use (cores) with nothing to do, subtracted from a run's CPU
+	// time so that a slower run is not charged for the control plane's background work.
+	idle map[string]float64
+}
+
+// measureIdle records the control plane's CPU use while nothing runs.
+func (w *crLoad) measureIdle(ctx context.Context, d time.Duration) {
+	c0 := w.cpuSnapshot()
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+	}
+	c1 := w.cpuSnapshot()
+	w.idle = map[string]float64{}
+	for name, v := range c1 {
+		if name == "kube-apiserver" || name == "etcd" {
+			w.idle[name] = (v - c0[name]).Seconds() / d.Seconds()
+		}
+	}
 }
 
 func newCRLoad(l *lab) (*crLoad, error) {
@@ -125,6 +146,12 @@ type crRunOptions struct {
 	// waitEach makes each worker wait for its request to be Ready before the next one (with
 	// concurrency 1: an idle issuer).
 	waitEach bool
+	// asIssuer makes the bare-client modes send the issuer's writes (status writes and the
+	// event) with antrea-issuer's ServiceAccount token instead of admin credentials.
+	asIssuer bool
+	// extraWatch adds a second, unfiltered watch on CertificateRequests that decodes every
+	// event, as a controller's informer does.
+	extraWatch bool
 }
 
 // crRunResult is what one run measured.
@@ -191,6 +218,23 @@ func (w *crLoad) run(ctx context.Context, o crRunOptions) (*crRunResult, error) 
 		return nil, err
 	}
 	defer watcher.stop()
+	if o.extraWatch {
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		wi, err := w.l.cm.CertmanagerV1().CertificateRequests("").Watch(wctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		go func() {
+			for range wi.ResultChan() {
+			}
+		}()
+	}
+	writer := w.l.cm
+	events := w.l.kube
+	if o.asIssuer {
+		writer, events = w.l.issuerCM, w.l.issuerKube
+	}
 
 	res := &crRunResult{opts: o, latencies: make([]time.Duration, 0, o.n)}
 	var mu sync.Mutex
@@ -214,7 +258,7 @@ func (w *crLoad) run(ctx context.Context, o crRunOptions) (*crRunResult, error) 
 		wg.Go(func() {
 			for i := range work {
 				name := fmt.Sprintf("%s-%d", id, i)
-				t, err := w.one(ctx, o.mode, name, id, csrs[i])
+				t, err := w.one(ctx, o.mode, name, id, csrs[i], writer, events)
 				if err != nil {
 					note(fmt.Errorf("%s: %w", name, err))
 					watcher.giveUp(name)
@@ -258,6 +302,11 @@ func (w *crLoad) run(ctx context.Context, o crRunOptions) (*crRunResult, error) 
 	}
 	ready, failed, last := watcher.results()
 	res.elapsed = last.Sub(start)
+	for name, cores := range w.idle {
+		if d, ok := res.cpu[name]; ok {
+			res.cpu[name] = max(d-time.Duration(cores*float64(time.Since(start))), 0)
+		}
+	}
 	res.failed = len(failed)
 	res.ready = len(ready)
 	res.errors = int(errCount.Load())
@@ -279,7 +328,7 @@ func (w *crLoad) run(ctx context.Context, o crRunOptions) (*crRunResult, error) 
 
 // one creates and approves a request (and completes it in the bare-client modes). It returns
 // when the approval was accepted by the API server.
-func (w *crLoad) one(ctx context.Context, mode crMode, name, id string, csr []byte) (time.Time, error) {
+func (w *crLoad) one(ctx context.Context, mode crMode, name, id string, csr []byte, writer cmclient.Interface, events kubernetes.Interface) (time.Time, error) {
 	crs := w.l.cm.CertmanagerV1().CertificateRequests(benchNamespace)
 	group := "certificates.antrea.io"
 	if mode != modeController {
@@ -307,17 +356,17 @@ func (w *crLoad) one(ctx context.Context, mode crMode, name, id string, csr []by
 	approved := time.Now()
 	switch mode {
 	case modeCeiling:
-		if err := w.applyStatus(ctx, name, w.issued()); err != nil {
+		if err := w.applyStatus(ctx, writer, name, w.issued()); err != nil {
 			return approved, err
 		}
 	case modeProtocol:
-		if err := w.applyStatus(ctx, name, w.initializing()); err != nil {
+		if err := w.applyStatus(ctx, writer, name, w.initializing()); err != nil {
 			return approved, err
 		}
-		if err := w.applyStatus(ctx, name, w.issued()); err != nil {
+		if err := w.applyStatus(ctx, writer, name, w.issued()); err != nil {
 			return approved, err
 		}
-		if err := w.event(ctx, created); err != nil {
+		if err := w.event(ctx, events, created); err != nil {
 			return approved, err
 		}
 	}
@@ -345,7 +394,7 @@ func (w *crLoad) issued() cmapi.CertificateRequestStatus {
 func ptrNow() *metav1.Time { t := metav1.Now(); return &t }
 
 // applyStatus sends the server-side apply of the status subresource issuer-lib sends.
-func (w *crLoad) applyStatus(ctx context.Context, name string, st cmapi.CertificateRequestStatus) error {
+func (w *crLoad) applyStatus(ctx context.Context, writer cmclient.Interface, name string, st cmapi.CertificateRequestStatus) error {
 	body, err := json.Marshal(map[string]any{
 		"apiVersion": cmapi.SchemeGroupVersion.Identifier(),
 		"kind":       cmapi.CertificateRequestKind,
@@ -356,7 +405,7 @@ func (w *crLoad) applyStatus(ctx context.Context, name string, st cmapi.Certific
 		return err
 	}
 	force := true
-	_, err = w.l.cm.CertmanagerV1().CertificateRequests(benchNamespace).Patch(ctx, name, types.ApplyPatchType, body,
+	_, err = writer.CertmanagerV1().CertificateRequests(benchNamespace).Patch(ctx, name, types.ApplyPatchType, body,
 		metav1.PatchOptions{FieldManager: benchFieldOwner, Force: &force}, "status")
 	if err != nil {
 		return fmt.Errorf("status apply: %w", err)
@@ -365,7 +414,7 @@ func (w *crLoad) applyStatus(ctx context.Context, name string, st cmapi.Certific
 }
 
 // event creates the events.k8s.io Event issuer-lib's recorder creates for an issued request.
-func (w *crLoad) event(ctx context.Context, cr *cmapi.CertificateRequest) error {
+func (w *crLoad) event(ctx context.Context, events kubernetes.Interface, cr *cmapi.CertificateRequest) error {
 	now := metav1.NowMicro()
 	ev := &eventsv1.Event{
 		ObjectMeta:          metav1.ObjectMeta{Namespace: cr.Namespace, Name: fmt.Sprintf("%s.%x", cr.Name, now.UnixNano())},
@@ -378,7 +427,7 @@ func (w *crLoad) event(ctx context.Context, cr *cmapi.CertificateRequest) error 
 		Note:                "Succeeded signing the CertificateRequest",
 		Type:                corev1.EventTypeNormal,
 	}
-	if _, err := w.l.kube.EventsV1().Events(cr.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+	if _, err := events.EventsV1().Events(cr.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("event: %w", err)
 	}
 	return nil

@@ -49,6 +49,9 @@ type lab struct {
 	c     client.Client
 	kube  kubernetes.Interface
 	cm    cmclient.Interface
+	// issuerKube and issuerCM authenticate as antrea-issuer's ServiceAccount, unthrottled.
+	issuerKube kubernetes.Interface
+	issuerCM   cmclient.Interface
 
 	dir              string
 	bin              string
@@ -104,6 +107,13 @@ func startLab(ctx context.Context, p *progress) (l *lab, err error) {
 	}
 	issuerCfg, err := localcluster.ServiceAccountConfig(ctx, l.env.Config, localcluster.IssuerNamespace, localcluster.IssuerServiceAccount)
 	if err != nil {
+		return nil, err
+	}
+	issuerCfg.QPS, issuerCfg.Burst = -1, -1
+	if l.issuerKube, err = kubernetes.NewForConfig(issuerCfg); err != nil {
+		return nil, err
+	}
+	if l.issuerCM, err = cmclient.NewForConfig(issuerCfg); err != nil {
 		return nil, err
 	}
 	l.issuerKubeconfig = filepath.Join(l.dir, "antrea-issuer.kubeconfig")

@@ -42,6 +42,7 @@ type options struct {
 	configMaps int
 	settle     time.Duration
 
+	explain       bool
 	out           string
 	cpuprofile    string
 	profileIssuer string
@@ -79,7 +80,8 @@ func run() error {
 	quick := fs.Bool("quick", false, "a small smoke run (N=100, 50 Certificates, 10 changes, 64 MiB of Secrets...): minutes, not a record")
 	fs.StringVar(&o.out, "out", "", "also write the final table (Markdown) to this file")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the bench process (load generator and in-process cert-manager) to this file")
-	fs.StringVar(&o.profileIssuer, "profile-issuer", "", "after the throughput runs, run once more with bench/issuerprof (antrea-issuer's controllers with a CPU profile) and write its profile to this file")
+	fs.BoolVar(&o.explain, "explain", true, "in the throughput scenario, also run issuer-lib's writes from a bare client with each of the controller's other costs added (its watch, its credentials)")
+	fs.StringVar(&o.profileIssuer, "profile-issuer", "", "run the best throughput setting and the AntreaClusterIssuer flow through cert-manager once more with bench/issuerprof (antrea-issuer's controllers with a CPU profile), writing throughput.pprof and certmanager.pprof into this folder")
 	_ = fs.Parse(os.Args[1:])
 
 	if *quick {

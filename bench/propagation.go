@@ -3,16 +3,24 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextensionsv1ac "k8s.io/apiextensions-apiserver/pkg/client/applyconfiguration/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	admissionregistrationv1ac "k8s.io/client-go/applyconfigurations/admissionregistration/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
+	apiregistrationv1ac "k8s.io/kube-aggregator/pkg/client/applyconfiguration/apiregistration/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"antrea.io/antrea-issuer/internal/antreasim"
@@ -73,7 +81,7 @@ func runPropagation(ctx context.Context, b *bench) error {
 	if _, err := write(materials[0]); err != nil {
 		return err
 	}
-	if _, err := tr.waitFor(ctx, fingerprintOf(materials[0].CA.CertPEM), 60*time.Second); err != nil {
+	if _, _, err := tr.waitFor(ctx, fingerprintOf(materials[0].CA.CertPEM), 60*time.Second); err != nil {
 		return fmt.Errorf("initial sync: %w", err)
 	}
 	before, err := b.issuer.metrics()
@@ -82,16 +90,20 @@ func runPropagation(ctx context.Context, b *bench) error {
 	}
 	b.p.step("propagation: %d changes of ca.crt to %d targets", b.opts.changes, len(tr.expected))
 	lat := make([]time.Duration, 0, b.opts.changes)
+	perTarget := map[string][]time.Duration{}
 	for i := 1; i <= b.opts.changes; i++ {
 		start, err := write(materials[i])
 		if err != nil {
 			return err
 		}
-		done, err := tr.waitFor(ctx, fingerprintOf(materials[i].CA.CertPEM), 30*time.Second)
+		done, each, err := tr.waitFor(ctx, fingerprintOf(materials[i].CA.CertPEM), 30*time.Second)
 		if err != nil {
 			return fmt.Errorf("change %d: %w", i, err)
 		}
 		lat = append(lat, done.Sub(start))
+		for k, t := range each {
+			perTarget[k] = append(perTarget[k], t.Sub(start))
+		}
 		if i%10 == 0 {
 			b.p.step("  %d/%d changes, last %s", i, b.opts.changes, ms(done.Sub(start)))
 		}
@@ -114,7 +126,51 @@ func runPropagation(ctx context.Context, b *bench) error {
 		verdict(p99 < 250*time.Millisecond, fmt.Sprintf("%.2f of the budget", float64(p99)/float64(250*time.Millisecond))))
 	b.r.add(sc, "same, by the controller's own histogram (seen → all written)",
 		fmt.Sprintf("mean %s, p99 ≤ %s bucket, %.0f samples", ms(h.mean()), ms(time.Duration(h.quantileUpperBound(0.99)*float64(time.Second))), h.count), "", "")
+	type arrival struct {
+		target string
+		p50    time.Duration
+	}
+	var order []arrival
+	for k, ds := range perTarget {
+		order = append(order, arrival{k, percentile(ds, 0.5)})
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i].p50 < order[j].p50 })
+	var parts []string
+	for _, a := range order {
+		parts = append(parts, fmt.Sprintf("%s %s", a.target, ms(a.p50)))
+	}
+	b.p.step("  median arrival after the Secret write, by target: %s", strings.Join(parts, ", "))
+	b.r.add(sc, "median arrival by target (the sync applies them one after another)", strings.Join(parts, "; "), "", "")
 	b.r.add(sc, "Antrea's APIServices after the last change (real aggregator)", avail, "", "")
+
+	// What the same writes cost when sent one after another or all at once, by a bare client
+	// (antrea-issuer stopped): the bound a parallel sync would approach.
+	b.stopIssuer()
+	rounds := min(b.opts.changes, 20)
+	for _, parallel := range []bool{false, true} {
+		how := "one after another"
+		if parallel {
+			how = "all at once"
+		}
+		var ds []time.Duration
+		for i := range rounds {
+			m := materials[i%len(materials)]
+			if i%2 == 1 {
+				m = materials[(i+1)%len(materials)]
+			}
+			start := time.Now()
+			if err := applyBundle(ctx, l, ns, m.CA.CertPEM, parallel); err != nil {
+				return err
+			}
+			done, _, err := tr.waitFor(ctx, fingerprintOf(m.CA.CertPEM), 30*time.Second)
+			if err != nil {
+				return fmt.Errorf("bare-client applies: %w", err)
+			}
+			ds = append(ds, done.Sub(start))
+		}
+		b.p.step("  bare client, the same %d applies %s: %s", len(tr.expected), how, pcts(ds))
+		b.r.add(sc, fmt.Sprintf("bare client sending the same %d applies %s (%d rounds)", len(tr.expected), how, rounds), pcts(ds), "", "")
+	}
 	b.r.section(sc)
 	return nil
 }
@@ -238,18 +294,20 @@ func (t *bundleTracker) observe(obj client.Object, now time.Time) {
 }
 
 // waitFor waits until every expected target carries fp and returns when the last of them
-// was seen changing to it.
-func (t *bundleTracker) waitFor(ctx context.Context, fp string, timeout time.Duration) (time.Time, error) {
+// was seen changing to it, and when each did.
+func (t *bundleTracker) waitFor(ctx context.Context, fp string, timeout time.Duration) (time.Time, map[string]time.Time, error) {
 	deadline := time.After(timeout)
 	for {
 		t.mu.Lock()
 		var last time.Time
 		missing := ""
+		each := map[string]time.Time{}
 		for _, k := range t.expected {
 			if t.fp[k] != fp {
 				missing = k
 				break
 			}
+			each[k] = t.changed[k]
 			if t.changed[k].After(last) {
 				last = t.changed[k]
 			}
@@ -257,16 +315,68 @@ func (t *bundleTracker) waitFor(ctx context.Context, fp string, timeout time.Dur
 		ch, err := t.notify, t.err
 		t.mu.Unlock()
 		if missing == "" {
-			return last, nil
+			return last, each, nil
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return time.Time{}, ctx.Err()
+			return time.Time{}, nil, ctx.Err()
 		case <-deadline:
-			return time.Time{}, fmt.Errorf("after %s %s does not carry the new bundle (watch error: %v)", timeout, missing, err)
+			return time.Time{}, nil, fmt.Errorf("after %s %s does not carry the new bundle (watch error: %v)", timeout, missing, err)
 		}
 	}
 }
 
 func (t *bundleTracker) stop() { t.cancel() }
+
+// applyBundle server-side applies bundle to every target as the CA bundle sync does (only the
+// bundle fields, forced), one after another or all at once.
+func applyBundle(ctx context.Context, l *lab, ns string, bundle []byte, parallel bool) error {
+	const owner = "antrea-issuer-bench"
+	var acs []runtime.ApplyConfiguration
+	acs = append(acs, corev1ac.ConfigMap(antreasim.CAConfigMapName, ns).
+		WithLabels(map[string]string{antreasim.LabelApp: antreasim.AppAntrea}).
+		WithData(map[string]string{antreasim.CAKey: string(bundle)}))
+	for _, name := range antreasim.APIServiceNames() {
+		acs = append(acs, apiregistrationv1ac.APIService(name).WithSpec(apiregistrationv1ac.APIServiceSpec().WithCABundle(bundle...)))
+	}
+	for _, m := range antreasim.MutatingWebhookConfigurations(ns) {
+		ac := admissionregistrationv1ac.MutatingWebhookConfiguration(m.Name)
+		for _, w := range m.Webhooks {
+			ac.WithWebhooks(admissionregistrationv1ac.MutatingWebhook().WithName(w.Name).
+				WithClientConfig(admissionregistrationv1ac.WebhookClientConfig().WithCABundle(bundle...)))
+		}
+		acs = append(acs, ac)
+	}
+	for _, v := range antreasim.ValidatingWebhookConfigurations(ns) {
+		ac := admissionregistrationv1ac.ValidatingWebhookConfiguration(v.Name)
+		for _, w := range v.Webhooks {
+			ac.WithWebhooks(admissionregistrationv1ac.ValidatingWebhook().WithName(w.Name).
+				WithClientConfig(admissionregistrationv1ac.WebhookClientConfig().WithCABundle(bundle...)))
+		}
+		acs = append(acs, ac)
+	}
+	acs = append(acs, apiextensionsv1ac.CustomResourceDefinition(antreasim.IPPoolCRDName).
+		WithSpec(apiextensionsv1ac.CustomResourceDefinitionSpec().
+			WithConversion(apiextensionsv1ac.CustomResourceConversion().
+				WithWebhook(apiextensionsv1ac.WebhookConversion().
+					WithClientConfig(apiextensionsv1ac.WebhookClientConfig().WithCABundle(bundle...))))))
+	apply := func(ac runtime.ApplyConfiguration) error {
+		return l.c.Apply(ctx, ac, client.FieldOwner(owner), client.ForceOwnership)
+	}
+	if !parallel {
+		for _, ac := range acs {
+			if err := apply(ac); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	errs := make([]error, len(acs))
+	var wg sync.WaitGroup
+	for i, ac := range acs {
+		wg.Go(func() { errs[i] = apply(ac) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

@@ -49,11 +49,22 @@ func (r *controllerRun) ratio() float64 { return r.controller.rate() / r.ceiling
 type throughputScenario struct {
 	runs     []*controllerRun
 	protocol *crRunResult
-	best     *controllerRun
+	// explain are bare-client protocol runs with one of the controller's differences added.
+	explain []explainRun
+	best    *controllerRun
+}
+
+type explainRun struct {
+	what string
+	res  *crRunResult
 }
 
 func runThroughput(ctx context.Context, b *bench) (*throughputScenario, error) {
 	ts := &throughputScenario{}
+	b.stopIssuer()
+	b.load.measureIdle(ctx, 5*time.Second)
+	b.p.step("throughput: idle control plane uses %.3f cores (kube-apiserver) and %.3f (etcd); runs are charged only above that",
+		b.load.idle["kube-apiserver"], b.load.idle["etcd"])
 	settings := append([]setting{defaultSetting}, b.opts.sweep...)
 	for i, s := range settings {
 		b.stopIssuer()
@@ -69,6 +80,25 @@ func runThroughput(ctx context.Context, b *bench) (*throughputScenario, error) {
 				return nil, err
 			}
 			b.p.step("  issuer-lib's writes: %.1f CR/s (%s); CPU per request %s: %s", ts.protocol.rate(), ms(ts.protocol.elapsed), ms(ts.protocol.cpuPerRequest()), ts.protocol.cpuBreakdown())
+			if b.opts.explain {
+				for _, x := range []struct {
+					what string
+					o    crRunOptions
+				}{
+					{"+ an unfiltered CertificateRequest watch", crRunOptions{extraWatch: true}},
+					{"+ writes with antrea-issuer's ServiceAccount token", crRunOptions{asIssuer: true}},
+					{"+ both", crRunOptions{extraWatch: true, asIssuer: true}},
+				} {
+					o := x.o
+					o.mode, o.n, o.concurrency = modeProtocol, b.opts.n, b.opts.concurrency
+					r, err := b.load.run(ctx, o)
+					if err != nil {
+						return nil, err
+					}
+					ts.explain = append(ts.explain, explainRun{x.what, r})
+					b.p.step("  issuer-lib's writes %s: %.1f CR/s; CPU per request %s: %s", x.what, r.rate(), ms(r.cpuPerRequest()), r.cpuBreakdown())
+				}
+			}
 		}
 		run, err := b.controllerRun(ctx, s, crRunOptions{mode: modeController, n: b.opts.n, concurrency: b.opts.concurrency})
 		if err != nil {
@@ -173,7 +203,7 @@ func (b *bench) profileIssuer(ctx context.Context) error {
 	s := b.bestSetting()
 	b.stopIssuer()
 	b.p.step("profiling: bench/issuerprof %s, N=%d", s, b.opts.n)
-	profile, err := filepath.Abs(b.opts.profileIssuer)
+	profile, err := filepath.Abs(filepath.Join(b.opts.profileIssuer, "throughput.pprof"))
 	if err != nil {
 		return err
 	}

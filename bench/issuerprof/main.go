@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
@@ -32,15 +33,17 @@ import (
 )
 
 func main() {
-	kubeconfig := flag.String("kubeconfig", "", "kubeconfig")
-	metrics := flag.String("metrics-bind-address", "0", "metrics address")
-	health := flag.String("health-probe-bind-address", "0", "health address")
-	profile := flag.String("cpuprofile", "", "CPU profile written when the process stops")
-	workers := flag.Int("workers", 4, "workers")
-	qps := flag.Float64("kube-api-qps", 50, "client QPS")
-	burst := flag.Int("kube-api-burst", 100, "client burst")
-	ns := flag.String("cluster-resource-namespace", "antrea-issuer", "cluster resource namespace")
-	flag.Parse()
+	// A flag set of its own: controller-runtime registers --kubeconfig on the global one.
+	fs := flag.NewFlagSet(os.Args[0], flag.ExitOnError)
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig")
+	metrics := fs.String("metrics-bind-address", "0", "metrics address")
+	health := fs.String("health-probe-bind-address", "0", "health address")
+	profile := fs.String("cpuprofile", "", "CPU profile written when the process stops")
+	workers := fs.Int("workers", 4, "workers")
+	qps := fs.Float64("kube-api-qps", 50, "client QPS")
+	burst := fs.Int("kube-api-burst", 100, "client burst")
+	ns := fs.String("cluster-resource-namespace", "antrea-issuer", "cluster resource namespace")
+	_ = fs.Parse(os.Args[1:])
 	ctrl.SetLogger(zap.New())
 	if err := run(ctrl.SetupSignalHandler(), *kubeconfig, *metrics, *health, *profile, *workers, float32(*qps), *burst, *ns); err != nil {
 		fmt.Fprintln(os.Stderr, "issuerprof:", err)
@@ -75,6 +78,11 @@ func run(ctx context.Context, kubeconfig, metrics, health, profile string, worke
 		}
 	}
 	opts := issuer.Options{ClusterResourceNamespace: ns, MaxRetryDuration: issuer.DefaultMaxRetryDuration, Workers: workers}
+	sync := cainject.DefaultOptions()
+	// As cmd/antrea-issuer wires them: CA rotation waits for Antrea's CA bundles.
+	sync.Synced = &cainject.SyncedBundle{}
+	opts.AntreaSecret = types.NamespacedName{Namespace: sync.Namespace, Name: sync.SecretName}
+	opts.AntreaBundle = sync.Synced.Get
 	byNS := map[string]cache.Config{}
 	for _, n := range opts.SecretNamespaces() {
 		byNS[n] = cache.Config{}
@@ -95,7 +103,7 @@ func run(ctx context.Context, kubeconfig, metrics, health, profile string, worke
 	if err := issuer.SetupWithManager(ctx, mgr, opts); err != nil {
 		return err
 	}
-	if err := cainject.SetupWithManager(ctx, mgr, cainject.DefaultOptions()); err != nil {
+	if err := cainject.SetupWithManager(ctx, mgr, sync); err != nil {
 		return err
 	}
 	return mgr.Start(ctx)
