@@ -42,26 +42,65 @@ import (
 
 var antreaNames = []string{"antrea.kube-system.svc", "antrea.kube-system.svc.cluster.local"}
 
-// extraLogs are the log files of the antrea-issuer processes these tests start besides the
-// suite's, so that the key hygiene test reads every log antrea-issuer wrote.
+// extraLogs are the logs of the antrea-issuer processes these tests start besides the suite's,
+// so that the key hygiene test reads every log antrea-issuer wrote: files of running processes,
+// and the content of those whose test ended (their file is then removed, unless the test failed).
 var extraLogs struct {
 	sync.Mutex
-	paths []string
+	paths    []string
+	contents map[string]string
 }
 
-// newLogFile returns a log file for an extra process; it is removed when the test binary ends
-// only if nothing failed (TestMain prints the suite's log on failure; these are kept).
+// newLogFile returns a log file for an extra process started by t.
 func newLogFile(t *testing.T, name string) io.Writer {
 	t.Helper()
 	f, err := os.CreateTemp("", "antrea-issuer-e2e-"+name+"-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
+	path := f.Name()
 	extraLogs.Lock()
-	extraLogs.paths = append(extraLogs.paths, f.Name())
+	extraLogs.paths = append(extraLogs.paths, path)
 	extraLogs.Unlock()
-	t.Logf("%s logs to %s", name, f.Name())
+	t.Logf("%s logs to %s", name, path)
+	// Registered before the process's Stop (cleanups run last first): runs after it.
+	t.Cleanup(func() {
+		_ = f.Close()
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return
+		}
+		extraLogs.Lock()
+		defer extraLogs.Unlock()
+		if extraLogs.contents == nil {
+			extraLogs.contents = map[string]string{}
+		}
+		extraLogs.contents[path] = string(data)
+		if !t.Failed() {
+			_ = os.Remove(path)
+		}
+	})
 	return f
+}
+
+// allExtraLogs returns every extra process's log by path.
+func allExtraLogs(t *testing.T) map[string]string {
+	t.Helper()
+	extraLogs.Lock()
+	defer extraLogs.Unlock()
+	out := map[string]string{}
+	for _, p := range extraLogs.paths {
+		if c, ok := extraLogs.contents[p]; ok {
+			out[p] = c
+			continue
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[p] = string(data)
+	}
+	return out
 }
 
 // ensureNamespace creates a namespace if it does not exist.

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -264,22 +263,15 @@ func startReplicas(ctx context.Context, t *testing.T, name string, n int, extraA
 	return procs
 }
 
-// lostRaces counts, in the logs of the extra processes called name, the CA creations that found the Secret already
-// created by another replica (and read it instead of overwriting it).
+// lostRaces counts, in the logs of the extra processes called name, the CA creations that found
+// the Secret already created by another replica (and read it instead of overwriting it).
 func lostRaces(t *testing.T, name string) int {
 	t.Helper()
-	extraLogs.Lock()
-	defer extraLogs.Unlock()
 	n := 0
-	for _, p := range extraLogs.paths {
-		if !strings.Contains(p, "-"+name+"-") {
-			continue
+	for p, log := range allExtraLogs(t) {
+		if strings.Contains(p, "-"+name+"-") {
+			n += strings.Count(log, "was created concurrently")
 		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += strings.Count(string(data), "was created concurrently")
 	}
 	return n
 }

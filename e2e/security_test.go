@@ -305,13 +305,14 @@ func TestCAKeyNeverLeaks(t *testing.T) {
 	}
 
 	haystacks := map[string]string{"metrics": metrics}
-	logs := append([]string{suite.logPath}, extraLogPaths()...)
-	for _, p := range logs {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		haystacks["log "+p] = string(data)
+	suiteLog, err := os.ReadFile(suite.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := allExtraLogs(t)
+	logs[suite.logPath] = string(suiteLog)
+	for p, content := range logs {
+		haystacks["log "+p] = content
 	}
 	for name, l := range map[string]client.ObjectList{
 		"Events":               &corev1.EventList{},
@@ -344,12 +345,6 @@ func TestCAKeyNeverLeaks(t *testing.T) {
 	}
 	t.Logf("FIGURES key hygiene: %d CA keys (%d search strings) looked for in %d logs, every Event, issuer, CertificateRequest, Certificate, ConfigMap and APIService, and /metrics: %.1f MB, no match",
 		len(needles.keys), len(needles.set), len(logs), float64(total)/1e6)
-}
-
-func extraLogPaths() []string {
-	extraLogs.Lock()
-	defer extraLogs.Unlock()
-	return append([]string{}, extraLogs.paths...)
 }
 
 // keyNeedles are fixed-length strings that only a CA key's material contains, in every encoding
