@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
@@ -17,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"antrea.io/antrea-issuer/internal/testenv"
 )
 
 var allScenarios = []string{"throughput", "latency", "cpu", "propagation", "certmanager", "memory"}
@@ -35,6 +38,7 @@ type options struct {
 	cmN        int
 	cmDefaultN int
 	cmWorkers  int
+	cmBest     bool
 
 	changes int
 
@@ -43,6 +47,7 @@ type options struct {
 	settle     time.Duration
 
 	explain       bool
+	issuerMetrics bool
 	out           string
 	cpuprofile    string
 	profileIssuer string
@@ -65,13 +70,14 @@ func run() error {
 	fs.IntVar(&o.n, "n", 1000, "CertificateRequests per throughput run")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "requests the load generator works on at once")
 	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run: "+strings.Join(allScenarios, ","))
-	sweep := fs.String("sweep", "8:200:400,16:500:1000,32:1000:2000", "antrea-issuer settings tried besides the defaults, workers:qps:burst,...")
+	sweep := fs.String("sweep", "4:500:1000,16:500:1000,32:1000:2000", "antrea-issuer settings tried besides the defaults, workers:qps:burst,...")
 	best := fs.String("best", "16:500:1000", "setting used by -scenarios=latency when throughput does not run to find the best")
 	fs.IntVar(&o.idleN, "idle-n", 100, "requests issued one at a time for the idle latency")
 	fs.IntVar(&o.pacedN, "paced-n", 400, "requests for the paced latency")
 	fs.Float64Var(&o.pacedRate, "paced-rate", 20, "requests per second for the paced latency")
 	fs.IntVar(&o.cmN, "cm-n", 500, "Certificates per issuer through cert-manager")
 	fs.IntVar(&o.cmDefaultN, "cm-default-n", 500, "Certificates through cert-manager at its default client limits (QPS 20, burst 50); 0 skips")
+	fs.BoolVar(&o.cmBest, "cm-best", true, "also run the AntreaClusterIssuer flow with the best antrea-issuer setting")
 	fs.IntVar(&o.cmWorkers, "cm-workers", 5, "workers per cert-manager controller (cert-manager's default: 5)")
 	fs.IntVar(&o.changes, "changes", 50, "CA changes for the propagation scenario")
 	fs.IntVar(&o.secretMiB, "secret-mib", 1024, "MiB of unrelated Secrets (1 MiB each) for the memory scenario")
@@ -81,6 +87,7 @@ func run() error {
 	fs.StringVar(&o.out, "out", "", "also write the final table (Markdown) to this file")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the bench process (load generator and in-process cert-manager) to this file")
 	fs.BoolVar(&o.explain, "explain", true, "in the throughput scenario, also run issuer-lib's writes from a bare client with each of the controller's other costs added (its watch, its credentials)")
+	fs.BoolVar(&o.issuerMetrics, "issuer-metrics", false, "print antrea-issuer's metrics that grew by at least N/2 during each cert-manager run (which controllers reconciled how often)")
 	fs.StringVar(&o.profileIssuer, "profile-issuer", "", "run the best throughput setting and the AntreaClusterIssuer flow through cert-manager once more with bench/issuerprof (antrea-issuer's controllers with a CPU profile), writing throughput.pprof and certmanager.pprof into this folder")
 	_ = fs.Parse(os.Args[1:])
 
@@ -157,6 +164,7 @@ func (b *bench) run(ctx context.Context) error {
 	machine := machineInfo()
 	fmt.Println("antrea-issuer benchmarks:", strings.Join(b.opts.scenarios, ", "))
 	fmt.Println(machine)
+	fmt.Println("code:", codeVersion())
 	l, err := startLab(ctx, b.p)
 	if err != nil {
 		return err
@@ -177,7 +185,7 @@ func (b *bench) run(ctx context.Context) error {
 			return fmt.Errorf("scenario %s: %w", s, err)
 		}
 	}
-	fmt.Printf("\n## Results (%s; scenarios took %s)\n\n", machine, time.Since(started).Round(time.Second))
+	fmt.Printf("\n## Results (%s; scenarios took %s; load average at end %s)\n\n", machine, time.Since(started).Round(time.Second), loadAverage())
 	b.r.print()
 	if b.opts.out != "" {
 		f, err := os.Create(b.opts.out)
@@ -185,7 +193,7 @@ func (b *bench) run(ctx context.Context) error {
 			return err
 		}
 		defer f.Close()
-		fmt.Fprintf(f, "%s\n\n", machine)
+		fmt.Fprintf(f, "%s; load average at end %s\n\n", machine, loadAverage())
 		printTable(f, b.r.rows)
 	}
 	return nil
@@ -280,13 +288,24 @@ func machineInfo() string {
 		_, _ = fmt.Sscanf(strings.SplitN(string(data), "\n", 2)[0], "MemTotal: %d kB", &kb)
 		mem = fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
 	}
-	load := "?"
+	return fmt.Sprintf("%d CPUs (%s), %s RAM, %s %s/%s, load average at start %s",
+		runtime.NumCPU(), model, mem, runtime.Version(), runtime.GOOS, runtime.GOARCH, loadAverage())
+}
+
+// codeVersion is the commit measured, and whether the tree had local changes.
+func codeVersion() string {
+	out, err := exec.Command("git", "-C", testenv.RepoRoot(), "describe", "--always", "--dirty").Output()
+	if err != nil {
+		return "unknown (no git)"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func loadAverage() string {
 	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
-		f := strings.Fields(string(data))
-		if len(f) >= 3 {
-			load = strings.Join(f[:3], " ")
+		if f := strings.Fields(string(data)); len(f) >= 3 {
+			return strings.Join(f[:3], " ")
 		}
 	}
-	return fmt.Sprintf("%d CPUs (%s), %s RAM, %s %s/%s, load average at start %s",
-		runtime.NumCPU(), model, mem, runtime.Version(), runtime.GOOS, runtime.GOARCH, load)
+	return "?"
 }

@@ -156,21 +156,30 @@ func (b *bench) controllerRun(ctx context.Context, s setting, o crRunOptions) (*
 
 func (ts *throughputScenario) report(r *report, n, concurrency int) {
 	const sc = "1 throughput"
-	for _, run := range ts.runs {
+	cpu := func(x *crRunResult) string {
+		return fmt.Sprintf("CPU/request %s (%s)", ms(x.cpuPerRequest()), x.cpuBreakdown())
+	}
+	for i, run := range ts.runs {
 		label := run.setting.Name
 		if run == ts.best && run.setting.Name != defaultSetting.Name {
 			label += ", best"
 		}
 		r.add(sc, fmt.Sprintf("bare-client ceiling before %s (N=%d, %d at once)", label, n, concurrency),
-			fmt.Sprintf("%.1f CR/s", run.ceiling.rate()), "", "")
+			fmt.Sprintf("%.1f CR/s", run.ceiling.rate()), "", cpu(run.ceiling))
+		if i == 0 && ts.protocol != nil {
+			r.add(sc, "bare client doing issuer-lib's writes (+initializing write, +event)",
+				fmt.Sprintf("%.1f CR/s = %.2f × ceiling", ts.protocol.rate(), ts.protocol.rate()/run.ceiling.rate()), "", cpu(ts.protocol))
+			for _, x := range ts.explain {
+				r.add(sc, "  issuer-lib's writes "+x.what,
+					fmt.Sprintf("%.1f CR/s = %.2f × ceiling", x.res.rate(), x.res.rate()/run.ceiling.rate()), "", cpu(x.res))
+			}
+		}
 		r.add(sc, fmt.Sprintf("antrea-issuer %s [%s]", label, run.setting),
 			fmt.Sprintf("%.1f CR/s = %.2f × ceiling", run.controller.rate(), run.ratio()), "≥ 0.80 × ceiling",
 			verdict(run.ratio() >= 0.8, fmt.Sprintf("%.2f/0.80", run.ratio())))
-	}
-	if ts.protocol != nil && len(ts.runs) > 0 {
-		c := ts.runs[0].ceiling
-		r.add(sc, "bare client doing issuer-lib's writes (+initializing write, +event)",
-			fmt.Sprintf("%.1f CR/s = %.2f × first ceiling", ts.protocol.rate(), ts.protocol.rate()/c.rate()), "", "bound for any issuer-lib issuer")
+		r.add(sc, fmt.Sprintf("  %s: API requests per CR, --kube-api-qps used", label),
+			fmt.Sprintf("%.2f PATCH + %.2f POST; %.0f%% of QPS %g", run.perRequest("PATCH"), run.perRequest("POST"), 100*run.qpsUse(), run.setting.QPS),
+			"", cpu(run.controller))
 	}
 }
 
