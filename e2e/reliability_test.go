@@ -165,9 +165,10 @@ func TestTwoReplicasOneCAAndTakeover(t *testing.T) {
 	}
 	watch.waitAllReady(t, 1, 30*time.Second)
 	// controller-runtime's defaults: the Lease expires 15 s after its last renewal; candidates
-	// retry every 2 s (jittered up to 2.4 s). The follower must take it within one retry period
-	// of its expiry, plus scheduling slack on a loaded machine.
-	const leaseDuration, slack = 15 * time.Second, 2400*time.Millisecond + 2*time.Second
+	// retry every 2 s (jittered up to 2.4 s), so the follower takes it about one retry period
+	// after its expiry (2.2-2.9 s measured). The bound only catches a follower that does not take
+	// over: `go test ./...` runs packages side by side on two cores, and timings stretch.
+	const leaseDuration, slack = 15 * time.Second, 10 * time.Second
 	expiry := before.Spec.RenewTime.Add(leaseDuration)
 	acquired := after.Spec.AcquireTime.Time
 	takeover, signed := acquired.Sub(killedAt), watch.lastReadyAt().Sub(killedAt)
