@@ -28,6 +28,7 @@ import (
 	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	// cert-manager's CA issuer and ClusterIssuer controllers register themselves in init();
 	// internal/localcluster imports the Certificate controllers and the approver.
@@ -105,13 +106,13 @@ func runCertManager(ctx context.Context, b *bench) error {
 	if err != nil {
 		return err
 	}
-	b.p.step("  AntreaClusterIssuer: %.2f certificates/s (%s); CPU per certificate %s", antrea.rate(), ms(antrea.elapsed), antrea.cpuPerCert())
+	b.p.step("  AntreaClusterIssuer: %.2f certificates/s (%s); CPU per certificate %s; cert-manager's requests per certificate %s", antrea.rate(), ms(antrea.elapsed), antrea.cpuPerCert(), antrea.requestsPerCert())
 	b.p.step("cert-manager: %d Certificates issued by cert-manager's CA ClusterIssuer", b.opts.cmN)
 	ca, err := certRun(ctx, b, "bench-cm-ca", caRef, b.opts.cmN)
 	if err != nil {
 		return err
 	}
-	b.p.step("  CA ClusterIssuer: %.2f certificates/s (%s); CPU per certificate %s", ca.rate(), ms(ca.elapsed), ca.cpuPerCert())
+	b.p.step("  CA ClusterIssuer: %.2f certificates/s (%s); CPU per certificate %s; cert-manager's requests per certificate %s", ca.rate(), ms(ca.elapsed), ca.cpuPerCert(), ca.requestsPerCert())
 	if b.opts.profileIssuer != "" {
 		profile, err := filepath.Abs(filepath.Join(b.opts.profileIssuer, "certmanager.pprof"))
 		if err != nil {
@@ -155,8 +156,8 @@ func runCertManager(ctx context.Context, b *bench) error {
 	b.r.add(sc, fmt.Sprintf("Certificates to Ready via the AntreaClusterIssuer (N=%d, same cert-manager, antrea-issuer default flags)", b.opts.cmN),
 		fmt.Sprintf("%.2f certificates/s (%s) = %.2f × CA issuer", antrea.rate(), ms(antrea.elapsed), ratio), "≥ 1.0 × CA issuer",
 		verdict(ratio >= 1.0, fmt.Sprintf("%.2f/1.00", ratio)))
-	b.r.add(sc, "  CPU per certificate, CA ClusterIssuer flow", ca.cpuPerCert(), "", "")
-	b.r.add(sc, "  CPU per certificate, AntreaClusterIssuer flow", antrea.cpuPerCert(), "", "")
+	b.r.add(sc, "  CPU per certificate, CA ClusterIssuer flow", ca.cpuPerCert(), "", "cert-manager's requests/certificate "+ca.requestsPerCert())
+	b.r.add(sc, "  CPU per certificate, AntreaClusterIssuer flow", antrea.cpuPerCert(), "", "cert-manager's requests/certificate "+antrea.requestsPerCert())
 	if best != nil {
 		br := best.rate() / ca.rate()
 		b.r.add(sc, fmt.Sprintf("same via the AntreaClusterIssuer, antrea-issuer %s", b.bestSetting().Name),
@@ -188,7 +189,7 @@ func runCertManager(ctx context.Context, b *bench) error {
 		}
 		stopCM2()
 		published := float64(cmPublishedCerts) / cmPublishedSeconds
-		b.p.step("  at QPS %d/burst %d: %.2f certificates/s (%s)", cmDefaultQPS, cmDefaultBurst, def.rate(), ms(def.elapsed))
+		b.p.step("  at QPS %d/burst %d: %.2f certificates/s (%s); cert-manager's requests per certificate %s", cmDefaultQPS, cmDefaultBurst, def.rate(), ms(def.elapsed), def.requestsPerCert())
 		b.r.add(sc, fmt.Sprintf("same via the AntreaClusterIssuer, cert-manager at its defaults QPS %d/burst %d (N=%d)", cmDefaultQPS, cmDefaultBurst, b.opts.cmDefaultN),
 			fmt.Sprintf("%.2f certificates/s (%s)", def.rate(), ms(def.elapsed)),
 			fmt.Sprintf("published: %d in %d s = %.2f/s", cmPublishedCerts, cmPublishedSeconds, published),
@@ -278,6 +279,45 @@ type certRunResult struct {
 	elapsed time.Duration
 	// cpu is the CPU time each process used during the run.
 	cpu map[string]time.Duration
+	// requests are the API requests this process made during the run, by verb, less the
+	// benchmark's own Certificate creations: cert-manager's requests.
+	requests map[string]float64
+}
+
+// requestsPerCert describes cert-manager's API requests per certificate.
+func (r certRunResult) requestsPerCert() string {
+	var parts []string
+	var total float64
+	for _, verb := range []string{"GET", "LIST", "POST", "PUT", "PATCH", "DELETE"} {
+		if v := r.requests[verb]; v > 0 {
+			parts = append(parts, fmt.Sprintf("%.1f %s", v/float64(r.n), verb))
+			total += v
+		}
+	}
+	return fmt.Sprintf("%.1f (%s)", total/float64(r.n), strings.Join(parts, ", "))
+}
+
+// selfRequests counts this process's API requests by verb (client-go reports every request to
+// controller-runtime's registry, which this process imports).
+func selfRequests() map[string]float64 {
+	out := map[string]float64{}
+	mfs, err := crmetrics.Registry.Gather()
+	if err != nil {
+		return out
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "rest_client_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "method" {
+					out[l.GetValue()] += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return out
 }
 
 // cpuPerCert describes the CPU time per certificate, in all and by process.
@@ -333,6 +373,7 @@ func certRun(ctx context.Context, b *bench, ns string, issuer cmmeta.IssuerRefer
 	}()
 
 	cpu0 := b.load.cpuSnapshot()
+	req0 := selfRequests()
 	var m0 promMetrics
 	if b.opts.issuerMetrics && b.issuer != nil {
 		m0, _ = b.issuer.metrics()
@@ -384,12 +425,18 @@ func certRun(ctx context.Context, b *bench, ns string, issuer cmmeta.IssuerRefer
 			if m0 != nil {
 				m1, _ := b.issuer.metrics()
 				for k, v := range m1 {
-					if d := v - m0[k]; d >= float64(n)/2 && !strings.Contains(k, "_bucket") && !strings.HasPrefix(k, "go_") && !strings.HasPrefix(k, "process_") {
+					base, _, _ := strings.Cut(k, "{")
+					counter := strings.HasSuffix(base, "_total") || strings.HasSuffix(base, "_count")
+					if d := v - m0[k]; counter && d >= float64(n)/2 && !strings.HasPrefix(k, "go_") && !strings.HasPrefix(k, "process_") {
 						b.p.step("  antrea-issuer metric +%.0f: %s", d, k)
 					}
 				}
 			}
-			res := certRunResult{n: n, elapsed: last.Sub(start), cpu: map[string]time.Duration{}}
+			res := certRunResult{n: n, elapsed: last.Sub(start), cpu: map[string]time.Duration{}, requests: map[string]float64{}}
+			for verb, v := range selfRequests() {
+				res.requests[verb] = v - req0[verb]
+			}
+			res.requests["POST"] -= float64(n) // the benchmark's Certificate creations
 			for name, d := range cpu1 {
 				if d0, ok := cpu0[name]; ok {
 					res.cpu[name] = d - d0

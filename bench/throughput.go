@@ -65,6 +65,11 @@ func runThroughput(ctx context.Context, b *bench) (*throughputScenario, error) {
 	b.load.measureIdle(ctx, 5*time.Second)
 	b.p.step("throughput: idle control plane uses %.3f cores (kube-apiserver) and %.3f (etcd); runs are charged only above that",
 		b.load.idle["kube-apiserver"], b.load.idle["etcd"])
+	// The first writes of a fresh API server are slower (caches, managed fields, connections):
+	// a discarded ceiling run first.
+	if _, err := b.load.run(ctx, crRunOptions{mode: modeCeiling, n: min(200, b.opts.n), concurrency: b.opts.concurrency}); err != nil {
+		return nil, fmt.Errorf("warm-up: %w", err)
+	}
 	settings := append([]setting{defaultSetting}, b.opts.sweep...)
 	for i, s := range settings {
 		b.stopIssuer()
