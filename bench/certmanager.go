@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/pem"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -227,8 +228,13 @@ func createCAIssuer(ctx context.Context, l *lab) error {
 // which cert-manager drops when the API server has priority and fairness), every controller
 // constructed before the informers start.
 func startCertManager(ctx context.Context, kubeconfig string, workers int, logw io.Writer) error {
-	// client-go and cert-manager's event broadcasters log through klog: into the log file too.
-	klog.LogToStderr(false)
+	// client-go and cert-manager's event broadcasters log through klog: into the log file too,
+	// errors included (klog copies them to stderr by default).
+	kfs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(kfs)
+	for k, v := range map[string]string{"logtostderr": "false", "alsologtostderr": "false", "stderrthreshold": "FATAL", "one_output": "true"} {
+		_ = kfs.Set(k, v)
+	}
 	klog.SetOutput(logw)
 	var mu sync.Mutex
 	ctx = logr.NewContext(ctx, funcr.New(func(prefix, args string) {

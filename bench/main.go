@@ -19,6 +19,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
+	crlog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"antrea.io/antrea-issuer/internal/testenv"
 )
 
@@ -142,6 +145,9 @@ func run() error {
 		defer pprof.StopCPUProfile()
 	}
 
+	// Libraries in this process (controller-runtime clients, the Antrea stand-ins) log through
+	// controller-runtime's logger: nothing of theirs belongs in the table.
+	crlog.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	b := &bench{opts: o, p: &progress{out: os.Stdout, start: time.Now()}, r: &report{out: os.Stdout}}
