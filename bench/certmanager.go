@@ -255,28 +255,7 @@ func startCertManager(ctx context.Context, kubeconfig string, workers int, logw 
 	if err != nil {
 		return fmt.Errorf("cert-manager context: %w", err)
 	}
-	var ctrls []controllerpkg.Interface
-	for _, name := range cmControllers {
-		construct, ok := controllerpkg.Known()[name]
-		if !ok {
-			return fmt.Errorf("cert-manager controller %q is not registered", name)
-		}
-		c, err := construct(factory)
-		if err != nil {
-			return fmt.Errorf("constructing %s: %w", name, err)
-		}
-		ctrls = append(ctrls, c)
-	}
-	built, err := factory.Build()
-	if err != nil {
-		return err
-	}
-	built.KubeSharedInformerFactory.Start(ctx.Done())
-	built.SharedInformerFactory.Start(ctx.Done())
-	for _, c := range ctrls {
-		go func() { _ = c.Run(workers, ctx) }()
-	}
-	return nil
+	return localcluster.RunCertManagerControllers(ctx, factory, cmControllers, workers)
 }
 
 // certRunResult is one batch of Certificates through cert-manager.

@@ -99,9 +99,15 @@ func runCertManager(ctx context.Context, kubeconfig string, logw io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("cert-manager context: %w", err)
 	}
-	// Every controller is constructed before the informers start, so their informers exist.
+	return RunCertManagerControllers(ctx, factory, CertManagerControllers, 2)
+}
+
+// RunCertManagerControllers constructs the named cert-manager controllers from factory, starts
+// the shared informers, and runs each controller with workers until ctx ends. Every controller
+// is constructed before the informers start, so that their informers exist.
+func RunCertManagerControllers(ctx context.Context, factory *controllerpkg.ContextFactory, names []string, workers int) error {
 	var ctrls []controllerpkg.Interface
-	for _, name := range CertManagerControllers {
+	for _, name := range names {
 		construct, ok := controllerpkg.Known()[name]
 		if !ok {
 			return fmt.Errorf("cert-manager controller %q is not registered", name)
@@ -119,7 +125,7 @@ func runCertManager(ctx context.Context, kubeconfig string, logw io.Writer) erro
 	built.KubeSharedInformerFactory.Start(ctx.Done())
 	built.SharedInformerFactory.Start(ctx.Done())
 	for _, c := range ctrls {
-		go func() { _ = c.Run(2, ctx) }()
+		go func() { _ = c.Run(workers, ctx) }()
 	}
 	return nil
 }
