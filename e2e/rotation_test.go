@@ -14,6 +14,10 @@ import (
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,6 +26,7 @@ import (
 	"antrea.io/antrea-issuer/internal/testenv"
 	"antrea.io/antrea-issuer/issuer"
 	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
+	"antrea.io/antrea-issuer/signer"
 )
 
 // clientTraffic does what Antrea's clients do, continuously, and counts failures: an agent
@@ -105,33 +110,101 @@ func (tr *clientTraffic) finish(t *testing.T) {
 	}
 }
 
-// caWatch records every distinct CA certificate that becomes active in an issuer's CA Secret, and
-// the phases its status goes through.
+// caWatch follows an issuer's CA Secret through a watch, so that no write is missed, and records
+// every distinct CA that becomes active and every phase the Secret goes through. Polling the
+// issuer's status cannot do that: a phase can begin and end while the controller is down (it
+// is killed on purpose below), and status only shows what a running controller saw.
 type caWatch struct {
 	mu     sync.Mutex
 	active []string
 	phases []string
+	// unseen are phases recorded but not yet handed to the test's callback.
+	unseen []string
 }
 
-func (w *caWatch) observe(secret *corev1.Secret, iss *v1alpha1.AntreaClusterIssuer) {
+// secretPhase is the rotation phase a CA Secret holds (see signer.Generations).
+func secretPhase(s *corev1.Secret) string {
+	switch {
+	case len(s.Data[signer.SecretKeyNextTLSCert]) > 0:
+		return "Prepared"
+	case len(s.Data[signer.SecretKeyPreviousCert]) > 0:
+		return "Activated"
+	default:
+		return "Steady"
+	}
+}
+
+func (w *caWatch) observe(secret *corev1.Secret) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if secret != nil && len(secret.Data["tls.crt"]) > 0 {
+	if len(secret.Data["tls.crt"]) > 0 {
 		sum := sha256.Sum256(secret.Data["tls.crt"])
 		fp := hex.EncodeToString(sum[:6])
 		if len(w.active) == 0 || w.active[len(w.active)-1] != fp {
 			w.active = append(w.active, fp)
 		}
 	}
-	if iss != nil && iss.Status.CA != nil {
-		if p := iss.Status.CA.Phase; len(w.phases) == 0 || w.phases[len(w.phases)-1] != p {
-			w.phases = append(w.phases, p)
-		}
+	if p := secretPhase(secret); len(w.phases) == 0 || w.phases[len(w.phases)-1] != p {
+		w.phases = append(w.phases, p)
+		w.unseen = append(w.unseen, p)
 	}
 }
 
+// takeUnseen returns the phases recorded since the last call.
+func (w *caWatch) takeUnseen() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	u := w.unseen
+	w.unseen = nil
+	return u
+}
+
+func (w *caWatch) activeSeen() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.active...)
+}
+
+func (w *caWatch) phasesSeen() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.phases...)
+}
+
+// watchCASecret starts a caWatch on a Secret from its current version; a RetryWatcher resumes
+// from the last version seen when the API server ends a watch.
+func watchCASecret(ctx context.Context, t *testing.T, key client.ObjectKey) *caWatch {
+	t.Helper()
+	secret, err := suite.kube.CoreV1().Secrets(key.Namespace).Get(ctx, key.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &caWatch{}
+	w.observe(secret)
+	selector := fields.OneTermEqualSelector("metadata.name", key.Name).String()
+	rw, err := watchtools.NewRetryWatcherWithContext(ctx, secret.ResourceVersion, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.FieldSelector = selector
+			return suite.kube.CoreV1().Secrets(key.Namespace).Watch(ctx, opts)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rw.Stop)
+	go func() {
+		for ev := range rw.ResultChan() {
+			if s, ok := ev.Object.(*corev1.Secret); ok && (ev.Type == watch.Added || ev.Type == watch.Modified) {
+				w.observe(s)
+			}
+		}
+	}()
+	return w
+}
+
 // rotateAndWatch forces a rotation of AntreaClusterIssuer antrea and waits for it to come back to
-// Steady with a new CA. onPhase is called once each time a new phase is first seen.
+// Steady with a new CA, its CA Secret having gone through every phase. onPhase is called once
+// for each phase the Secret enters, from the test's goroutine.
 func rotateAndWatch(ctx context.Context, t *testing.T, onPhase func(phase string)) *caWatch {
 	t.Helper()
 	iss := &v1alpha1.AntreaClusterIssuer{}
@@ -140,6 +213,8 @@ func rotateAndWatch(ctx context.Context, t *testing.T, onPhase func(phase string
 	}
 	secretKey := client.ObjectKey{Namespace: localcluster.IssuerNamespace, Name: iss.Status.CA.SecretName}
 	before := iss.Status.CA.Active.SHA256
+	w := watchCASecret(ctx, t, secretKey)
+	w.takeUnseen() // Steady, before the request
 
 	// Short phases for the test; in production the default is minutes.
 	iss.Spec.CA.Generated = &v1alpha1.GeneratedCA{MinPhaseDuration: &metav1.Duration{Duration: 3 * time.Second}}
@@ -154,30 +229,23 @@ func rotateAndWatch(ctx context.Context, t *testing.T, onPhase func(phase string
 	if onPhase != nil {
 		onPhase("Steady, rotation requested")
 	}
-	w := &caWatch{}
-	seen := map[string]bool{"Steady": true}
 	testenv.Eventually(t, 3*time.Minute, "the rotation back to Steady with a new CA", func() error {
-		secret := &corev1.Secret{}
-		if err := suite.client.Get(ctx, secretKey, secret); err != nil {
-			return err
+		for _, p := range w.takeUnseen() {
+			if onPhase != nil {
+				onPhase(p)
+			}
 		}
 		got := &v1alpha1.AntreaClusterIssuer{}
 		if err := suite.client.Get(ctx, client.ObjectKey{Name: "antrea"}, got); err != nil {
 			return err
 		}
-		w.observe(secret, got)
 		st := got.Status.CA
 		if st == nil {
 			return fmt.Errorf("no status.ca")
 		}
-		if !seen[st.Phase] {
-			seen[st.Phase] = true
-			if onPhase != nil {
-				onPhase(st.Phase)
-			}
-		}
-		if st.Phase != "Steady" || st.Active.SHA256 == before || !seen["Prepared"] || !seen["Activated"] {
-			return fmt.Errorf("phase %s, phases seen %v", st.Phase, w.phases)
+		phases := w.phasesSeen()
+		if fmt.Sprint(phases) != fmt.Sprint([]string{"Steady", "Prepared", "Activated", "Steady"}) || st.Phase != "Steady" || st.Active.SHA256 == before {
+			return fmt.Errorf("status phase %s, CA Secret phases %v", st.Phase, phases)
 		}
 		return nil
 	})
@@ -228,9 +296,9 @@ func TestCARotationWithoutFailedHandshakes(t *testing.T) {
 		w := rotateAndWatch(ctx, t, nil)
 		waitAntreaCertificateInSync(ctx, t)
 		traffic.finish(t)
-		t.Logf("rotation took %s; phases %v; active CAs %v", time.Since(start).Round(100*time.Millisecond), w.phases, w.active)
-		if len(w.active) != 2 {
-			t.Errorf("active CAs seen: %v, want exactly the old and one new", w.active)
+		t.Logf("rotation took %s; phases %v; active CAs %v", time.Since(start).Round(100*time.Millisecond), w.phasesSeen(), w.activeSeen())
+		if active := w.activeSeen(); len(active) != 2 {
+			t.Errorf("active CAs seen: %v, want exactly the old and one new", active)
 		}
 	})
 
@@ -248,9 +316,9 @@ func TestCARotationWithoutFailedHandshakes(t *testing.T) {
 		})
 		waitAntreaCertificateInSync(ctx, t)
 		traffic.finish(t)
-		t.Logf("killed and restarted %d times; phases %v; active CAs %v", kills, w.phases, w.active)
-		if len(w.active) != 2 {
-			t.Errorf("active CAs seen: %v, want exactly the old and one new", w.active)
+		t.Logf("killed and restarted %d times; phases %v; active CAs %v", kills, w.phasesSeen(), w.activeSeen())
+		if active := w.activeSeen(); len(active) != 2 {
+			t.Errorf("active CAs seen: %v, want exactly the old and one new", active)
 		}
 		if kills < 3 {
 			t.Errorf("killed %d times, want once after the request, once in Prepared and once in Activated", kills)

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	apiutil "github.com/cert-manager/cert-manager/pkg/api/util"
@@ -57,8 +56,8 @@ type rotationReconciler struct {
 	*Controller
 	newIssuer func() issuerlibapi.Issuer
 	kind      string
-	// signedByCache remembers signature checks of issued requests (see signedBy).
-	signedByCache sync.Map
+	// signatures remembers signature checks of issued requests (see signedBy).
+	signatures signatureMemo
 }
 
 func (c *Controller) setupRotation(ctx context.Context, mgr ctrl.Manager) error {
@@ -402,13 +401,12 @@ func (r *rotationReconciler) recordPhaseStart(ctx context.Context, secret *corev
 // every reconcile looks at every Certificate of the issuer, and a signature check per look made
 // CPU grow with the square of the Certificates issued (measured by `make bench`).
 func (r *rotationReconciler) signedBy(cr *cmapi.CertificateRequest, ca *x509.Certificate) bool {
-	sum := sha256.Sum256(ca.Raw)
-	key := string(cr.UID) + "/" + cr.ResourceVersion + "/" + string(sum[:])
-	if v, ok := r.signedByCache.Load(key); ok {
-		return v.(bool)
+	key := signatureKey{version: cr.ResourceVersion, ca: sha256.Sum256(ca.Raw)}
+	if signed, ok := r.signatures.get(cr.UID, key); ok {
+		return signed
 	}
 	leaf, err := firstCertificate(cr.Status.Certificate)
 	signed := err == nil && leaf.CheckSignatureFrom(ca) == nil
-	r.signedByCache.Store(key, signed)
+	r.signatures.put(cr.UID, key, signed)
 	return signed
 }
