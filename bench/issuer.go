@@ -41,8 +41,11 @@ func (s setting) String() string {
 	return fmt.Sprintf("--workers=%d --kube-api-qps=%g --kube-api-burst=%d", s.Workers, s.QPS, s.Burst)
 }
 
-// defaultSetting is what cmd/antrea-issuer and the chart default to.
-var defaultSetting = setting{Name: "default", Workers: 4, QPS: 50, Burst: 100}
+// limited reports whether the setting has a client-side rate limit (--kube-api-qps 0 has none).
+func (s setting) limited() bool { return s.QPS > 0 }
+
+// defaultSetting is what cmd/antrea-issuer and the chart default to: no client-side limit.
+var defaultSetting = setting{Name: "default", Workers: 4}
 
 // issuerProc is the antrea-issuer binary running as its own process with the chart's arguments,
 // its ServiceAccount's token, and a metrics endpoint the bench scrapes.

@@ -73,7 +73,7 @@ func run() error {
 	fs.IntVar(&o.n, "n", 1000, "CertificateRequests per throughput run")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "requests the load generator works on at once")
 	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run: "+strings.Join(allScenarios, ","))
-	sweep := fs.String("sweep", "4:500:1000,16:500:1000,32:1000:2000", "antrea-issuer settings tried besides the defaults, workers:qps:burst,...")
+	sweep := fs.String("sweep", "16:0:0,4:50:100,16:500:1000", "antrea-issuer settings tried besides the defaults, workers:qps:burst,...")
 	best := fs.String("best", "16:500:1000", "setting used by -scenarios=latency when throughput does not run to find the best")
 	fs.IntVar(&o.idleN, "idle-n", 100, "requests issued one at a time for the idle latency")
 	fs.IntVar(&o.pacedN, "paced-n", 400, "requests for the paced latency")

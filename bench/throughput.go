@@ -29,16 +29,24 @@ func (r *controllerRun) perRequest(verb string) float64 {
 	return r.requests[verb] / float64(r.controller.ready)
 }
 
-// qpsUse is the share of --kube-api-qps the rate-limited requests used (events have a limiter
-// of their own: POSTs are left out).
-func (r *controllerRun) qpsUse() float64 {
+// limitedRate is the rate of the requests --kube-api-qps limits (events have a limiter of
+// their own: POSTs are left out).
+func (r *controllerRun) limitedRate() float64 {
 	var n float64
 	for verb, v := range r.requests {
 		if verb != "POST" {
 			n += v
 		}
 	}
-	return n / r.controller.elapsed.Seconds() / r.setting.QPS
+	return n / r.controller.elapsed.Seconds()
+}
+
+// qpsUse says how much of the client-side limit the run used.
+func (r *controllerRun) qpsUse() string {
+	if !r.setting.limited() {
+		return fmt.Sprintf("%.0f requests/s, no client-side limit", r.limitedRate())
+	}
+	return fmt.Sprintf("%.0f%% of QPS %g", 100*r.limitedRate()/r.setting.QPS, r.setting.QPS)
 }
 
 func (r *controllerRun) ratio() float64 { return r.controller.rate() / r.ceiling.rate() }
@@ -111,9 +119,9 @@ func runThroughput(ctx context.Context, b *bench) (*throughputScenario, error) {
 		}
 		run.ceiling = ceiling
 		ts.runs = append(ts.runs, run)
-		b.p.step("  antrea-issuer %s: %.1f CR/s (%s) = %.2f × ceiling; %s CPU/request; per request %.2f PATCH, %.2f POST; %.0f%% of --kube-api-qps used",
+		b.p.step("  antrea-issuer %s: %.1f CR/s (%s) = %.2f × ceiling; %s CPU/request; per request %.2f PATCH, %.2f POST; %s",
 			s, run.controller.rate(), ms(run.controller.elapsed), run.ratio(), ms(run.cpu/time.Duration(b.opts.n)),
-			run.perRequest("PATCH"), run.perRequest("POST"), 100*run.qpsUse())
+			run.perRequest("PATCH"), run.perRequest("POST"), run.qpsUse())
 		b.p.step("  CPU per request %s: %s", ms(run.controller.cpuPerRequest()), run.controller.cpuBreakdown())
 		if ts.best == nil || run.ratio() > ts.best.ratio() {
 			ts.best = run
@@ -183,7 +191,7 @@ func (ts *throughputScenario) report(r *report, n, concurrency int) {
 			fmt.Sprintf("%.1f CR/s = %.2f × ceiling", run.controller.rate(), run.ratio()), "≥ 0.80 × ceiling",
 			verdict(run.ratio() >= 0.8, fmt.Sprintf("%.2f/0.80", run.ratio())))
 		r.add(sc, fmt.Sprintf("  %s: API requests per CR, --kube-api-qps used", label),
-			fmt.Sprintf("%.2f PATCH + %.2f POST; %.0f%% of QPS %g", run.perRequest("PATCH"), run.perRequest("POST"), 100*run.qpsUse(), run.setting.QPS),
+			fmt.Sprintf("%.2f PATCH + %.2f POST; %s", run.perRequest("PATCH"), run.perRequest("POST"), run.qpsUse()),
 			"", cpu(run.controller))
 	}
 }
@@ -203,10 +211,14 @@ func parseSweep(s string) ([]setting, error) {
 		w, err1 := strconv.Atoi(f[0])
 		q, err2 := strconv.ParseFloat(f[1], 64)
 		bu, err3 := strconv.Atoi(f[2])
-		if err1 != nil || err2 != nil || err3 != nil || w <= 0 || q <= 0 || bu <= 0 {
-			return nil, fmt.Errorf("setting %q: want positive workers:qps:burst", part)
+		if err1 != nil || err2 != nil || err3 != nil || w <= 0 || q < 0 || bu < 0 {
+			return nil, fmt.Errorf("setting %q: want workers:qps:burst, workers positive, qps 0 for no limit", part)
 		}
-		out = append(out, setting{Name: fmt.Sprintf("w%d/q%g/b%d", w, q, bu), Workers: w, QPS: q, Burst: bu})
+		name := fmt.Sprintf("w%d/q%g/b%d", w, q, bu)
+		if q == 0 {
+			name = fmt.Sprintf("w%d/unlimited", w)
+		}
+		out = append(out, setting{Name: name, Workers: w, QPS: q, Burst: bu})
 	}
 	return out, nil
 }

@@ -280,8 +280,8 @@ func TestRender(t *testing.T) {
 				"--leader-elect=true",
 				"--metrics-bind-address=:8080",
 				"--health-probe-bind-address=:8081",
-				"--kube-api-qps=50",
-				"--kube-api-burst=100",
+				"--kube-api-qps=0",
+				"--kube-api-burst=0",
 				"--cluster-resource-namespace=antrea-issuer",
 				"--workers=4",
 				"--enable-ca-bundle-sync=true",
@@ -738,6 +738,8 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		"unknown pull policy":      {map[string]any{"image": map[string]any{"pullPolicy": "Sometimes"}}, []string{"pullPolicy"}},
 		"resources with a typo":    {map[string]any{"resources": map[string]any{"limit": map[string]any{"cpu": "1"}}}, []string{"resources", "additional properties 'limit' not allowed"}},
 		"qps not a number":         {map[string]any{"kubeAPI": map[string]any{"qps": "fast"}}, []string{"kubeAPI/qps", "want number"}},
+		"negative qps":             {map[string]any{"kubeAPI": map[string]any{"qps": -1}}, []string{"kubeAPI/qps", "minimum"}},
+		"negative burst":           {map[string]any{"kubeAPI": map[string]any{"burst": -1}}, []string{"kubeAPI/burst", "minimum"}},
 		"antrea namespace as list": {map[string]any{"antrea": map[string]any{"namespace": []any{"kube-system"}}}, []string{"antrea/namespace", "want string"}},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -171,8 +172,9 @@ func (w *caWatch) phasesSeen() []string {
 	return append([]string(nil), w.phases...)
 }
 
-// watchCASecret starts a caWatch on a Secret from its current version; a RetryWatcher resumes
-// from the last version seen when the API server ends a watch.
+// watchCASecret starts a caWatch on a Secret. An informer, not a bare watch: a test before this
+// one restarts kube-apiserver, after which a watch from an older resource version ends with
+// "410 Gone"; the informer lists again and keeps going.
 func watchCASecret(ctx context.Context, t *testing.T, key client.ObjectKey) *caWatch {
 	t.Helper()
 	secret, err := suite.kube.CoreV1().Secrets(key.Namespace).Get(ctx, key.Name, metav1.GetOptions{})
@@ -181,19 +183,12 @@ func watchCASecret(ctx context.Context, t *testing.T, key client.ObjectKey) *caW
 	}
 	w := &caWatch{}
 	w.observe(secret)
-	selector := fields.OneTermEqualSelector("metadata.name", key.Name).String()
-	rw, err := watchtools.NewRetryWatcherWithContext(ctx, secret.ResourceVersion, &cache.ListWatch{
-		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			opts.FieldSelector = selector
-			return suite.kube.CoreV1().Secrets(key.Namespace).Watch(ctx, opts)
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rw.Stop)
+	lw := cache.NewListWatchFromClient(suite.kube.CoreV1().RESTClient(), "secrets", key.Namespace,
+		fields.OneTermEqualSelector("metadata.name", key.Name))
+	_, _, events, _ := watchtools.NewIndexerInformerWatcherWithLogger(logr.Discard(), lw, &corev1.Secret{})
+	t.Cleanup(events.Stop)
 	go func() {
-		for ev := range rw.ResultChan() {
+		for ev := range events.ResultChan() {
 			if s, ok := ev.Object.(*corev1.Secret); ok && (ev.Type == watch.Added || ev.Type == watch.Modified) {
 				w.observe(s)
 			}

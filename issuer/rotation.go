@@ -81,7 +81,7 @@ func (c *Controller) setupRotation(ctx context.Context, mgr ctrl.Manager) error 
 			Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 				return c.issuersForSecret(ctx, r.kind, o)
 			})).
-			Watches(&cmapi.Certificate{}, handler.EnqueueRequestsFromMapFunc(r.issuerOfCertificate)).
+			Watches(&cmapi.Certificate{}, coalescingMapper(certificateEventDelay, r.issuerOfCertificate)).
 			WithOptions(c.controllerOptions()).
 			Complete(r)
 		if err != nil {

@@ -66,7 +66,7 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	restCfg.QPS, restCfg.Burst = opts.QPS, opts.Burst
+	restCfg.QPS, restCfg.Burst = opts.clientRateLimit()
 	restCfg.UserAgent = "antrea-issuer"
 
 	scheme, err := newScheme()

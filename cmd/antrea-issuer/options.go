@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"flag"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -44,8 +45,6 @@ func controllerNamespace() string {
 func newOptions(fs *flag.FlagSet) *Options {
 	ns := controllerNamespace()
 	o := &Options{
-		QPS:                50,
-		Burst:              100,
 		EnableIssuer:       true,
 		EnableCABundleSync: true,
 		Issuer: issuer.Options{
@@ -60,12 +59,12 @@ func newOptions(fs *flag.FlagSet) *Options {
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", ns, "Namespace of the leader election Lease.")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "Address of /healthz and /readyz; 0 disables them.")
-	fs.Func("kube-api-qps", "Client-side queries per second towards the API server (default 50).", func(s string) error {
+	fs.Func("kube-api-qps", "Client-side limit of queries per second towards the API server; 0 (the default) sets none and leaves fairness to the API server's priority and fairness, as controller-runtime does.", func(s string) error {
 		f, err := strconv.ParseFloat(s, 32)
 		o.QPS = float32(f)
 		return err
 	})
-	fs.IntVar(&o.Burst, "kube-api-burst", o.Burst, "Client-side burst towards the API server.")
+	fs.IntVar(&o.Burst, "kube-api-burst", o.Burst, "Client-side burst with --kube-api-qps; 0 means twice the QPS.")
 
 	fs.BoolVar(&o.EnableIssuer, "enable-issuer", o.EnableIssuer, "Run the AntreaIssuer and AntreaClusterIssuer controllers.")
 	fs.StringVar(&o.Issuer.ClusterResourceNamespace, "cluster-resource-namespace", ns, "Namespace holding the CA Secrets of AntreaClusterIssuers (default: the controller's namespace).")
@@ -103,8 +102,8 @@ func (o *Options) Validate() error {
 	if !o.EnableIssuer && !o.EnableCABundleSync {
 		errs = append(errs, errors.New("--enable-issuer and --enable-ca-bundle-sync are both false: nothing to run"))
 	}
-	if o.QPS <= 0 || o.Burst <= 0 {
-		errs = append(errs, errors.New("--kube-api-qps and --kube-api-burst must be positive"))
+	if o.QPS < 0 || o.Burst < 0 || math.IsNaN(float64(o.QPS)) || math.IsInf(float64(o.QPS), 0) {
+		errs = append(errs, errors.New("--kube-api-qps and --kube-api-burst must not be negative"))
 	}
 	if o.EnableIssuer {
 		errs = append(errs, o.Issuer.Validate())
@@ -113,4 +112,18 @@ func (o *Options) Validate() error {
 		errs = append(errs, o.CABundleSync.Validate())
 	}
 	return errors.Join(errs...)
+}
+
+// clientRateLimit is the rest.Config QPS and Burst for the flags. With no --kube-api-qps the
+// client sets no limit (QPS -1), as controller-runtime's GetConfig does: the API server's
+// priority and fairness shares its capacity, and a fixed client limit only capped how fast
+// CertificateRequests were signed (measured in docs/benchmarks.md).
+func (o *Options) clientRateLimit() (qps float32, burst int) {
+	if o.QPS == 0 {
+		return -1, 0
+	}
+	if o.Burst > 0 {
+		return o.QPS, o.Burst
+	}
+	return o.QPS, max(1, int(math.Ceil(2*float64(o.QPS))))
 }

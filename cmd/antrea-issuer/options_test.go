@@ -23,7 +23,7 @@ func TestOptionsFromFlags(t *testing.T) {
 				if !slices.Equal(o.Issuer.SecretNamespaces(), []string{"issuer-ns"}) {
 					t.Errorf("secret namespaces = %v, want only the cluster resource namespace", o.Issuer.SecretNamespaces())
 				}
-				if !o.EnableIssuer || !o.EnableCABundleSync || o.CABundleSync.Namespace != "kube-system" || o.QPS != 50 {
+				if !o.EnableIssuer || !o.EnableCABundleSync || o.CABundleSync.Namespace != "kube-system" || o.QPS != 0 {
 					t.Errorf("options = %+v", o)
 				}
 			},
@@ -45,7 +45,9 @@ func TestOptionsFromFlags(t *testing.T) {
 			},
 		},
 		"nothing enabled":     {args: []string{"--enable-issuer=false", "--enable-ca-bundle-sync=false"}, wantErr: "nothing to run"},
-		"zero QPS":            {args: []string{"--kube-api-qps=0"}, wantErr: "must be positive"},
+		"negative QPS":        {args: []string{"--kube-api-qps=-1"}, wantErr: "must not be negative"},
+		"NaN QPS":             {args: []string{"--kube-api-qps=NaN"}, wantErr: "must not be negative"},
+		"negative burst":      {args: []string{"--kube-api-burst=-5"}, wantErr: "must not be negative"},
 		"bad Antrea selector": {args: []string{"--antrea-target-selector=!!"}, wantErr: "selector"},
 		"no retry duration":   {args: []string{"--max-retry-duration=0s"}, wantErr: "retry duration"},
 	}
@@ -68,5 +70,26 @@ func TestOptionsFromFlags(t *testing.T) {
 			}
 			tc.check(t, o)
 		})
+	}
+}
+
+func TestClientRateLimit(t *testing.T) {
+	tests := []struct {
+		qps       float32
+		burst     int
+		wantQPS   float32
+		wantBurst int
+	}{
+		{qps: 0, burst: 0, wantQPS: -1, wantBurst: 0},   // no client-side limit
+		{qps: 0, burst: 100, wantQPS: -1, wantBurst: 0}, // a burst alone limits nothing
+		{qps: 50, burst: 100, wantQPS: 50, wantBurst: 100},
+		{qps: 50, burst: 0, wantQPS: 50, wantBurst: 100},
+		{qps: 0.2, burst: 0, wantQPS: 0.2, wantBurst: 1},
+	}
+	for _, tc := range tests {
+		o := &Options{QPS: tc.qps, Burst: tc.burst}
+		if q, b := o.clientRateLimit(); q != tc.wantQPS || b != tc.wantBurst {
+			t.Errorf("QPS %g burst %d: got %g, %d; want %g, %d", tc.qps, tc.burst, q, b, tc.wantQPS, tc.wantBurst)
+		}
 	}
 }

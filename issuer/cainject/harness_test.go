@@ -168,7 +168,7 @@ func startController(t *testing.T, ctx context.Context, so ...startOptions) *con
 	h := &controllerHandle{requests: &requestLog{}}
 	cfg := rest.CopyConfig(o.config)
 	cfg.Wrap(h.requests.wrap)
-	cfg.QPS, cfg.Burst = 50, 100 // the binary's defaults (cmd/antrea-issuer)
+	cfg.QPS = -1 // the binary's default (cmd/antrea-issuer): no client-side limit
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 testenv.Scheme(),
