@@ -31,7 +31,9 @@ func TestCoalescingMapperJoinsABurst(t *testing.T) {
 		return []reconcile.Request{issuerA}
 	})
 	ctx := context.Background()
-	obj := func(name string) *corev1.ConfigMap { return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}} }
+	obj := func(name string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	}
 
 	h.Create(ctx, event.CreateEvent{Object: obj("x")}, q)
 	for range 100 {
