@@ -115,23 +115,27 @@ func runCertManager(ctx context.Context, b *bench) error {
 	}
 	b.p.step("  CA ClusterIssuer: %.2f certificates/s (%s); CPU per certificate %s; cert-manager's requests per certificate %s", ca.rate(), ms(ca.elapsed), ca.cpuPerCert(), ca.requestsPerCert())
 	if b.opts.profileIssuer != "" {
-		profile, err := filepath.Abs(filepath.Join(b.opts.profileIssuer, "certmanager.pprof"))
+		prefix, err := filepath.Abs(filepath.Join(b.opts.profileIssuer, "certmanager"))
 		if err != nil {
 			return err
 		}
 		b.stopIssuer()
-		p, err := l.startProfiledIssuer(ctx, defaultSetting, profile)
+		p, err := l.startProfiledIssuer(ctx, defaultSetting)
 		if err != nil {
 			return err
 		}
 		b.issuer = p
-		b.p.step("profiling: %d Certificates by the AntreaClusterIssuer with bench/issuerprof", b.opts.cmN)
-		r, err := certRun(ctx, b, "bench-cm-profile", antreaRef, b.opts.cmN)
+		b.p.step("profiling: %d Certificates by the AntreaClusterIssuer, antrea-issuer --profiler-address", b.opts.cmN)
+		var r certRunResult
+		files, err := p.profileDuring(ctx, prefix, func() (err error) {
+			r, err = certRun(ctx, b, "bench-cm-profile", antreaRef, b.opts.cmN)
+			return err
+		})
 		if err != nil {
 			return err
 		}
-		b.stopIssuer() // writes the profile
-		b.p.step("  %.2f certificates/s under the profiler; CPU per certificate %s; profile: go tool pprof -top %s", r.rate(), r.cpuPerCert(), profile)
+		b.stopIssuer()
+		b.p.step("  %.2f certificates/s under the profiler; CPU per certificate %s; profile: go tool pprof -top %s", r.rate(), r.cpuPerCert(), strings.Join(files, " "))
 	}
 	var best *certRunResult
 	if bs := b.bestSetting(); b.opts.cmBest && bs != defaultSetting {

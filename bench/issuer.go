@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"antrea.io/antrea-issuer/internal/localcluster"
-	"antrea.io/antrea-issuer/internal/testenv"
 )
 
 // setting is one set of antrea-issuer flags under test.
@@ -54,7 +52,9 @@ type issuerProc struct {
 	done        chan struct{}
 	metricsAddr string
 	healthAddr  string
-	setting     setting
+	// profilerAddr serves pprof when the process was started with --profiler-address.
+	profilerAddr string
+	setting      setting
 }
 
 // startIssuer starts antrea-issuer with the chart's arguments followed by s's flags (later flags
@@ -63,17 +63,100 @@ func (l *lab) startIssuer(ctx context.Context, s setting) (*issuerProc, error) {
 	return l.startProcess(ctx, l.bin, append(append([]string{}, l.chartArgs...), s.args()...), s)
 }
 
-// startProfiledIssuer starts bench/issuerprof (antrea-issuer's controllers with a CPU profile)
-// with s's flags; the profile is written to profile when the process stops.
-func (l *lab) startProfiledIssuer(ctx context.Context, s setting, profile string) (*issuerProc, error) {
-	bin := filepath.Join(l.dir, "issuerprof")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./issuerprof")
-	cmd.Dir = filepath.Join(testenv.RepoRoot(), "bench")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building bench/issuerprof: %w\n%s", err, out)
+// startProfiledIssuer starts antrea-issuer as startIssuer does, with its pprof endpoints on
+// (--profiler-address): the profile is of the very binary the other runs measure.
+func (l *lab) startProfiledIssuer(ctx context.Context, s setting) (*issuerProc, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
 	}
-	return l.startProcess(ctx, bin, append(s.args(), "--cpuprofile", profile), s)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	args := append(append(append([]string{}, l.chartArgs...), s.args()...), "--profiler-address="+addr)
+	p, err := l.startProcess(ctx, l.bin, args, s)
+	if err != nil {
+		return nil, err
+	}
+	p.profilerAddr = addr
+	// The profiler is one of the manager's runnables: it may start just after /readyz answers.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/debug/pprof/")
+		if err == nil {
+			_ = resp.Body.Close()
+			return p, nil
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			return nil, fmt.Errorf("antrea-issuer's profiler not serving on %s: %w", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// profileChunk is the length of each CPU profile taken while a profiled run goes on.
+const profileChunk = 5 * time.Second
+
+// profileDuring takes CPU profiles of p, one after another, for as long as run runs, into
+// prefix-00.pprof, prefix-01.pprof, ...; `go tool pprof` merges the files it is given. The last
+// profile ends at most profileChunk after run, with the process idle by then.
+func (p *issuerProc) profileDuring(ctx context.Context, prefix string, run func() error) ([]string, error) {
+	stop := make(chan struct{})
+	type result struct {
+		files []string
+		err   error
+	}
+	collected := make(chan result, 1)
+	go func() {
+		var r result
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				collected <- r
+				return
+			default:
+			}
+			file := fmt.Sprintf("%s-%02d.pprof", prefix, i)
+			if err := p.profileOnce(ctx, file); err != nil {
+				r.err = err
+				collected <- r
+				return
+			}
+			r.files = append(r.files, file)
+		}
+	}()
+	runErr := run()
+	close(stop)
+	r := <-collected
+	if runErr != nil {
+		return r.files, runErr
+	}
+	return r.files, r.err
+}
+
+// profileOnce writes one CPU profile of profileChunk to file.
+func (p *issuerProc) profileOnce(ctx context.Context, file string) error {
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.profilerAddr, int(profileChunk.Seconds()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("profiling antrea-issuer: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profiling antrea-issuer: %s", resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // startProcess runs bin with args, its ServiceAccount's kubeconfig and local ports for metrics

@@ -91,7 +91,7 @@ func run() error {
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the bench process (load generator and in-process cert-manager) to this file")
 	fs.BoolVar(&o.explain, "explain", true, "in the throughput scenario, also run issuer-lib's writes from a bare client with each of the controller's other costs added (its watch, its credentials)")
 	fs.BoolVar(&o.issuerMetrics, "issuer-metrics", false, "print antrea-issuer's metrics that grew by at least N/2 during each cert-manager run (which controllers reconciled how often)")
-	fs.StringVar(&o.profileIssuer, "profile-issuer", "", "run the best throughput setting and the AntreaClusterIssuer flow through cert-manager once more with bench/issuerprof (antrea-issuer's controllers with a CPU profile), writing throughput.pprof and certmanager.pprof into this folder")
+	fs.StringVar(&o.profileIssuer, "profile-issuer", "", "run the best throughput setting and the AntreaClusterIssuer flow through cert-manager once more with antrea-issuer's --profiler-address, writing CPU profiles throughput-NN.pprof and certmanager-NN.pprof (5 s each) into this folder")
 	_ = fs.Parse(os.Args[1:])
 
 	if *quick {

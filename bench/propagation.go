@@ -140,7 +140,7 @@ func runPropagation(ctx context.Context, b *bench) error {
 		parts = append(parts, fmt.Sprintf("%s %s", a.target, ms(a.p50)))
 	}
 	b.p.step("  median arrival after the Secret write, by target: %s", strings.Join(parts, ", "))
-	b.r.add(sc, "median arrival by target (the sync applies them one after another)", strings.Join(parts, "; "), "", "")
+	b.r.add(sc, "median arrival by target (the sync sends up to 8 applies at once)", strings.Join(parts, "; "), "", "")
 	b.r.add(sc, "Antrea's APIServices after the last change (real aggregator)", avail, "", "")
 
 	// What the same writes cost when sent one after another or all at once, by a bare client

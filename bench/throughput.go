@@ -223,17 +223,17 @@ func parseSweep(s string) ([]setting, error) {
 	return out, nil
 }
 
-// profileIssuer runs the best setting once more with bench/issuerprof instead of the
-// antrea-issuer binary, and leaves its CPU profile in -profile-issuer.
+// profileIssuer runs the best setting once more with antrea-issuer's profiler on, and leaves
+// its CPU profiles in -profile-issuer.
 func (b *bench) profileIssuer(ctx context.Context) error {
 	s := b.bestSetting()
 	b.stopIssuer()
-	b.p.step("profiling: bench/issuerprof %s, N=%d", s, b.opts.n)
-	profile, err := filepath.Abs(filepath.Join(b.opts.profileIssuer, "throughput.pprof"))
+	b.p.step("profiling: antrea-issuer %s --profiler-address, N=%d", s, b.opts.n)
+	prefix, err := filepath.Abs(filepath.Join(b.opts.profileIssuer, "throughput"))
 	if err != nil {
 		return err
 	}
-	p, err := b.lab.startProfiledIssuer(ctx, s, profile)
+	p, err := b.lab.startProfiledIssuer(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -241,12 +241,16 @@ func (b *bench) profileIssuer(ctx context.Context) error {
 	if err := b.lab.waitIssuerReady(ctx); err != nil {
 		return err
 	}
-	res, err := b.load.run(ctx, crRunOptions{mode: modeController, n: b.opts.n, concurrency: b.opts.concurrency})
+	var res *crRunResult
+	files, err := p.profileDuring(ctx, prefix, func() (err error) {
+		res, err = b.load.run(ctx, crRunOptions{mode: modeController, n: b.opts.n, concurrency: b.opts.concurrency})
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	b.stopIssuer() // writes the profile
+	b.stopIssuer()
 	b.p.step("  %.1f CR/s under the profiler; CPU per request %s: %s", res.rate(), ms(res.cpuPerRequest()), res.cpuBreakdown())
-	b.p.step("  profile: go tool pprof -top %s", profile)
+	b.p.step("  profile: go tool pprof -top %s", strings.Join(files, " "))
 	return nil
 }

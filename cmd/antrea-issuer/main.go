@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"antrea.io/antrea-issuer/internal/profiling"
 	"antrea.io/antrea-issuer/issuer"
 	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
 	"antrea.io/antrea-issuer/issuer/cainject"
@@ -112,6 +113,11 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
 		return err
+	}
+	if opts.ProfilerAddress != "" {
+		if err := mgr.Add(&profiling.Server{Address: opts.ProfilerAddress}); err != nil {
+			return err
+		}
 	}
 
 	if opts.EnableIssuer {

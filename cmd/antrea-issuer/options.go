@@ -21,8 +21,10 @@ type Options struct {
 	LeaderElectionNamespace string
 	MetricsBindAddress      string
 	HealthProbeBindAddress  string
-	QPS                     float32
-	Burst                   int
+	// ProfilerAddress serves Go's pprof endpoints there; empty disables them.
+	ProfilerAddress string
+	QPS             float32
+	Burst           int
 
 	EnableIssuer bool
 	Issuer       issuer.Options
@@ -59,6 +61,7 @@ func newOptions(fs *flag.FlagSet) *Options {
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", ns, "Namespace of the leader election Lease.")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "Address of /healthz and /readyz; 0 disables them.")
+	fs.StringVar(&o.ProfilerAddress, "profiler-address", "", "Address serving Go's pprof endpoints (/debug/pprof/), for example localhost:6060; empty (the default) disables them.")
 	fs.Func("kube-api-qps", "Client-side limit of queries per second towards the API server; 0 (the default) sets none and leaves fairness to the API server's priority and fairness, as controller-runtime does.", func(s string) error {
 		f, err := strconv.ParseFloat(s, 32)
 		o.QPS = float32(f)

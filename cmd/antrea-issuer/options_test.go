@@ -23,7 +23,7 @@ func TestOptionsFromFlags(t *testing.T) {
 				if !slices.Equal(o.Issuer.SecretNamespaces(), []string{"issuer-ns"}) {
 					t.Errorf("secret namespaces = %v, want only the cluster resource namespace", o.Issuer.SecretNamespaces())
 				}
-				if !o.EnableIssuer || !o.EnableCABundleSync || o.CABundleSync.Namespace != "kube-system" || o.QPS != 0 {
+				if !o.EnableIssuer || !o.EnableCABundleSync || o.CABundleSync.Namespace != "kube-system" || o.QPS != 0 || o.ProfilerAddress != "" {
 					t.Errorf("options = %+v", o)
 				}
 			},
@@ -31,10 +31,14 @@ func TestOptionsFromFlags(t *testing.T) {
 		"every flag": {
 			args: []string{"--leader-elect", "--kube-api-qps=7.5", "--kube-api-burst=9", "--cluster-resource-namespace=cas",
 				"--ca-secret-namespaces=team-a, team-b", "--max-retry-duration=1m", "--workers=8", "--antrea-namespace=antrea",
-				"--antrea-secret-name=tls", "--antrea-ca-configmap=ca", "--antrea-target-selector=app=antrea"},
+				"--antrea-secret-name=tls", "--antrea-ca-configmap=ca", "--antrea-target-selector=app=antrea",
+				"--profiler-address=localhost:6060"},
 			check: func(t *testing.T, o *Options) {
 				if !o.LeaderElect || o.QPS != 7.5 || o.Burst != 9 || o.Issuer.Workers != 8 || o.Issuer.MaxRetryDuration != time.Minute {
 					t.Errorf("options = %+v", o)
+				}
+				if o.ProfilerAddress != "localhost:6060" {
+					t.Errorf("profiler address = %q", o.ProfilerAddress)
 				}
 				if !slices.Equal(o.Issuer.SecretNamespaces(), []string{"cas", "team-a", "team-b"}) {
 					t.Errorf("secret namespaces = %v", o.Issuer.SecretNamespaces())
