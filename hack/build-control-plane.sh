@@ -24,7 +24,11 @@ log() { echo "build-control-plane: $*" >&2; }
 have() { # have BINARY WANTED_VERSION_STRING
   local args=(--version)
   [ "$1" = kubectl ] && args=(version --client)
-  [ -x "${OUT}/$1" ] && "${OUT}/$1" "${args[@]}" 2>/dev/null | grep -q -- "$2"
+  # The output is captured, not piped into `grep -q`: grep would exit at the first match, the
+  # binary's next write would meet SIGPIPE, and with pipefail a cached binary would count as
+  # missing (kubectl prints two lines).
+  local out
+  [ -x "${OUT}/$1" ] && out="$("${OUT}/$1" "${args[@]}" 2>/dev/null)" && [[ "${out}" == *"$2"* ]]
 }
 
 mkdir -p "${OUT}"

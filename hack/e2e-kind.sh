@@ -84,7 +84,7 @@ cleanup() {
 }
 
 check_tools
-if kind get clusters 2>/dev/null | grep -qx "${CLUSTER}"; then
+if kind get clusters 2>/dev/null | grep -x "${CLUSTER}" >/dev/null; then # not -q: see build-control-plane.sh
   die "a kind cluster named ${CLUSTER} exists: delete it (kind delete cluster --name ${CLUSTER}) or set KIND_CLUSTER_NAME"
 fi
 
