@@ -136,6 +136,9 @@ func runCertManager(ctx context.Context, b *bench) error {
 		}
 		b.stopIssuer()
 		b.p.step("  %.2f certificates/s under the profiler; CPU per certificate %s; profile: go tool pprof -top %s", r.rate(), r.cpuPerCert(), strings.Join(files, " "))
+		if err := b.ensureIssuer(ctx, defaultSetting); err != nil { // the runs below need it
+			return err
+		}
 	}
 	var best *certRunResult
 	if bs := b.bestSetting(); b.opts.cmBest && bs != defaultSetting {

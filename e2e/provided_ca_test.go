@@ -3,7 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,8 +39,85 @@ func keyPEM(t *testing.T, ca *signer.CA) []byte {
 	return k
 }
 
-// waitIssuedBy waits until the Certificate's Secret has ca.crt equal to the bundle of want and a
-// leaf signed by signerCA.
+// issuedState is one content of a Certificate's Secret.
+type issuedState struct {
+	caBundle []byte
+	leaf     *x509.Certificate
+}
+
+// matches reports whether the state has ca.crt equal to want's bundle and a leaf its active CA
+// signed.
+func (st issuedState) matches(want signer.Generations) error {
+	if !bytes.Equal(st.caBundle, want.Bundle().PEM()) {
+		return fmt.Errorf("ca.crt holds %d certificate(s), not the expected bundle", bytes.Count(st.caBundle, []byte("BEGIN")))
+	}
+	if st.leaf == nil || st.leaf.CheckSignatureFrom(want.Active.Cert) != nil {
+		return fmt.Errorf("leaf not signed by %s", want.Active.Cert.Subject)
+	}
+	return nil
+}
+
+// issuedHistory records every distinct content a Certificate's Secret takes, in order.
+type issuedHistory struct {
+	mu     sync.Mutex
+	states []issuedState
+}
+
+func (h *issuedHistory) observe(s *corev1.Secret) {
+	st := issuedState{caBundle: s.Data["ca.crt"]}
+	if certs, err := signer.ParseBundle(s.Data["tls.crt"]); err == nil && len(certs.Certificates()) > 0 {
+		st.leaf = certs.Certificates()[0]
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n := len(h.states); n > 0 && bytes.Equal(h.states[n-1].caBundle, st.caBundle) &&
+		h.states[n-1].leaf != nil && st.leaf != nil && h.states[n-1].leaf.Equal(st.leaf) {
+		return
+	}
+	h.states = append(h.states, st)
+}
+
+// issuedStep is a content the Secret must take, described for failure messages.
+type issuedStep struct {
+	want signer.Generations
+	what string
+}
+
+// followIssued starts recording a Certificate's Secret.
+func followIssued(ctx context.Context, t *testing.T, key client.ObjectKey) *issuedHistory {
+	t.Helper()
+	h := &issuedHistory{}
+	h.observe(getSecret(ctx, t, key))
+	watchSecret(t, key, h.observe)
+	return h
+}
+
+// waitIssuedInOrder waits until the Secret has taken every step's content, in that order. States
+// in between are allowed; a step the Secret went through while nobody looked still counts.
+func waitIssuedInOrder(t *testing.T, h *issuedHistory, steps ...issuedStep) {
+	t.Helper()
+	testenv.Eventually(t, 90*time.Second, steps[len(steps)-1].what, func() error {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		i := 0
+		var last error
+		for _, st := range h.states {
+			if i == len(steps) {
+				break
+			}
+			if last = st.matches(steps[i].want); last == nil {
+				i++
+			}
+		}
+		if i < len(steps) {
+			return fmt.Errorf("%d of %d states seen; next, %q, not reached (latest: %v)", i, len(steps), steps[i].what, last)
+		}
+		return nil
+	})
+}
+
+// waitIssuedBy waits until the Certificate's Secret holds want's bundle and a leaf signed by
+// its active CA.
 func waitIssuedBy(ctx context.Context, t *testing.T, key client.ObjectKey, want signer.Generations, what string) {
 	t.Helper()
 	testenv.Eventually(t, 90*time.Second, what, func() error {
@@ -46,14 +125,9 @@ func waitIssuedBy(ctx context.Context, t *testing.T, key client.ObjectKey, want 
 		if err := suite.client.Get(ctx, key, s); err != nil {
 			return err
 		}
-		if !bytes.Equal(s.Data["ca.crt"], want.Bundle().PEM()) {
-			return fmt.Errorf("ca.crt holds %d certificate(s), not the expected bundle", bytes.Count(s.Data["ca.crt"], []byte("BEGIN")))
-		}
-		leaf := parseCertsPEM(t, s.Data["tls.crt"])[0]
-		if err := leaf.CheckSignatureFrom(want.Active.Cert); err != nil {
-			return fmt.Errorf("leaf not signed by %s", want.Active.Cert.Subject)
-		}
-		return nil
+		h := &issuedHistory{}
+		h.observe(s)
+		return h.states[0].matches(want)
 	})
 }
 
@@ -90,19 +164,22 @@ func TestProvidedCAReplacement(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = suite.client.Delete(context.Background(), crt) })
 	waitCertificate(ctx, t, client.ObjectKeyFromObject(crt), cmapi.CertificateConditionReady, cmmeta.ConditionTrue, nil)
+	crtSecret := client.ObjectKey{Namespace: crt.Namespace, Name: crt.Spec.SecretName}
 	waitIssuedBy(ctx, t, client.ObjectKeyFromObject(crt), signer.Generations{Active: a}, "a certificate from CA A")
 
 	t.Run("staged: next CA added by the user", func(t *testing.T) {
 		if err := suite.client.Get(ctx, secretKey, secret); err != nil {
 			t.Fatal(err)
 		}
+		history := followIssued(ctx, t, crtSecret)
 		secret.Data["next.tls.crt"], secret.Data["next.tls.key"] = b.CertPEM(), keyPEM(t, b)
 		if err := suite.client.Update(ctx, secret); err != nil {
 			t.Fatal(err)
 		}
-		waitIssuedBy(ctx, t, client.ObjectKeyFromObject(crt), signer.Generations{Active: a, Next: b}, "ca.crt trusting A and B, leaf still from A")
-		waitIssuedBy(ctx, t, client.ObjectKeyFromObject(crt), signer.Generations{Active: b, Previous: a.Cert}, "leaf from B, A still trusted")
-		waitIssuedBy(ctx, t, client.ObjectKeyFromObject(crt), signer.Generations{Active: b}, "only B trusted")
+		waitIssuedInOrder(t, history,
+			issuedStep{signer.Generations{Active: a, Next: b}, "ca.crt trusting A and B, leaf still from A"},
+			issuedStep{signer.Generations{Active: b, Previous: a.Cert}, "leaf from B, A still trusted"},
+			issuedStep{signer.Generations{Active: b}, "only B trusted"})
 	})
 
 	t.Run("in place: tls.crt and tls.key overwritten", func(t *testing.T) {
@@ -119,12 +196,14 @@ func TestProvidedCAReplacement(t *testing.T) {
 		if err := suite.client.Get(ctx, secretKey, secret); err != nil {
 			t.Fatal(err)
 		}
+		history := followIssued(ctx, t, crtSecret)
 		secret.Data["tls.crt"], secret.Data["tls.key"] = c.CertPEM(), keyPEM(t, c)
 		if err := suite.client.Update(ctx, secret); err != nil {
 			t.Fatal(err)
 		}
-		waitIssuedBy(ctx, t, client.ObjectKeyFromObject(crt), signer.Generations{Active: c, Previous: b.Cert}, "leaf from C, replaced B still trusted")
-		waitIssuedBy(ctx, t, client.ObjectKeyFromObject(crt), signer.Generations{Active: c}, "only C trusted")
+		waitIssuedInOrder(t, history,
+			issuedStep{signer.Generations{Active: c, Previous: b.Cert}, "leaf from C, replaced B still trusted"},
+			issuedStep{signer.Generations{Active: c}, "only C trusted"})
 		if err := suite.client.Get(ctx, secretKey, secret); err != nil {
 			t.Fatal(err)
 		}

@@ -12,13 +12,8 @@ import (
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
-	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/tools/cache"
-	watchtools "k8s.io/client-go/tools/watch"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -172,28 +167,12 @@ func (w *caWatch) phasesSeen() []string {
 	return append([]string(nil), w.phases...)
 }
 
-// watchCASecret starts a caWatch on a Secret. An informer, not a bare watch: a test before this
-// one restarts kube-apiserver, after which a watch from an older resource version ends with
-// "410 Gone"; the informer lists again and keeps going.
+// watchCASecret starts a caWatch on a Secret.
 func watchCASecret(ctx context.Context, t *testing.T, key client.ObjectKey) *caWatch {
 	t.Helper()
-	secret, err := suite.kube.CoreV1().Secrets(key.Namespace).Get(ctx, key.Name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	w := &caWatch{}
-	w.observe(secret)
-	lw := cache.NewListWatchFromClient(suite.kube.CoreV1().RESTClient(), "secrets", key.Namespace,
-		fields.OneTermEqualSelector("metadata.name", key.Name))
-	_, _, events, _ := watchtools.NewIndexerInformerWatcherWithLogger(logr.Discard(), lw, &corev1.Secret{})
-	t.Cleanup(events.Stop)
-	go func() {
-		for ev := range events.ResultChan() {
-			if s, ok := ev.Object.(*corev1.Secret); ok && (ev.Type == watch.Added || ev.Type == watch.Modified) {
-				w.observe(s)
-			}
-		}
-	}()
+	w.observe(getSecret(ctx, t, key))
+	watchSecret(t, key, w.observe)
 	return w
 }
 
