@@ -39,6 +39,7 @@ type options struct {
 	pacedRate float64
 
 	cmN        int
+	cmRounds   int
 	cmDefaultN int
 	cmWorkers  int
 	cmBest     bool
@@ -79,6 +80,7 @@ func run() error {
 	fs.IntVar(&o.pacedN, "paced-n", 400, "requests for the paced latency")
 	fs.Float64Var(&o.pacedRate, "paced-rate", 20, "requests per second for the paced latency")
 	fs.IntVar(&o.cmN, "cm-n", 500, "Certificates per issuer through cert-manager")
+	fs.IntVar(&o.cmRounds, "cm-rounds", 2, "rounds of the two cert-manager flows, in alternating order (AntreaClusterIssuer first, then CA issuer first, ...), summed")
 	fs.IntVar(&o.cmDefaultN, "cm-default-n", 500, "Certificates through cert-manager at its default client limits (QPS 20, burst 50); 0 skips")
 	fs.BoolVar(&o.cmBest, "cm-best", true, "also run the AntreaClusterIssuer flow with the best antrea-issuer setting")
 	fs.IntVar(&o.cmWorkers, "cm-workers", 5, "workers per cert-manager controller (cert-manager's default: 5)")
@@ -107,6 +109,7 @@ func run() error {
 		def("idle-n", func() { o.idleN = 20 })
 		def("paced-n", func() { o.pacedN = 100 })
 		def("cm-n", func() { o.cmN = 50 })
+		def("cm-rounds", func() { o.cmRounds = 1 })
 		def("cm-default-n", func() { o.cmDefaultN = 10 })
 		def("changes", func() { o.changes = 10 })
 		def("secret-mib", func() { o.secretMiB = 64 })
