@@ -959,9 +959,10 @@ type apiServerCase struct {
 // skipped unless its CRD is served. Then a SubjectAccessReview for every generated permission
 // proves that the created RBAC grants what the controller needs, through the real authorizer.
 func TestCreateOnAPIServer(t *testing.T) {
-	env := testenv.Start(t)
+	// The chart installs antrea-issuer's CRDs itself. (Deleting the ones testenv would install
+	// instead could hang for minutes on a loaded machine: the CRD finalizer backs off.)
+	env := testenv.Start(t, testenv.Options{WithoutProjectCRDs: true})
 	ctx := testenv.Context(t)
-	deleteAntreaCRDs(t, env)
 
 	for _, tc := range []apiServerCase{
 		{release: defaultRelease, namespace: defaultNamespace},
@@ -1074,26 +1075,6 @@ func TestCreateOnAPIServer(t *testing.T) {
 	})
 }
 
-// deleteAntreaCRDs removes the CRDs testenv installs from config/crd, so that the chart's own are
-// created (or, for a Helm install, so that the cluster is fresh).
-func deleteAntreaCRDs(t *testing.T, env *testenv.Env) {
-	t.Helper()
-	ctx := testenv.Context(t)
-	for _, name := range []string{"antreaissuers.certificates.antrea.io", "antreaclusterissuers.certificates.antrea.io"} {
-		crd := &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: name}}
-		if err := env.Client.Delete(ctx, crd); err != nil {
-			t.Fatal(err)
-		}
-		testenv.Eventually(t, 2*time.Minute, "CRD "+name+" deleted", func() error {
-			err := env.Client.Get(ctx, client.ObjectKey{Name: name}, crd)
-			if apierrors.IsNotFound(err) {
-				return nil
-			}
-			return fmt.Errorf("still there (err %v)", err)
-		})
-	}
-}
-
 // createAll creates the rendered objects: CRDs, wait until Established, then the rest in order.
 func createAll(t *testing.T, env *testenv.Env, r *rendered) {
 	t.Helper()
@@ -1171,9 +1152,10 @@ func helmConfig(t *testing.T, env *testenv.Env, namespace string) *action.Config
 // It also shows why the AntreaClusterIssuer is a hook: as a plain template next to its CRD, the
 // install fails before creating anything.
 func TestHelmInstall(t *testing.T) {
-	env := testenv.Start(t)
+	// The chart installs antrea-issuer's CRDs itself. (Deleting the ones testenv would install
+	// instead could hang for minutes on a loaded machine: the CRD finalizer backs off.)
+	env := testenv.Start(t, testenv.Options{WithoutProjectCRDs: true})
 	ctx := testenv.Context(t)
-	deleteAntreaCRDs(t, env)
 	cfg := helmConfig(t, env, defaultNamespace)
 	newInstall := func() *action.Install {
 		in := action.NewInstall(cfg)

@@ -52,6 +52,9 @@ type Env struct {
 
 // Options tune the control plane.
 type Options struct {
+	// WithoutProjectCRDs skips installing antrea-issuer's CRDs (config/crd), for tests that
+	// install them another way (the chart).
+	WithoutProjectCRDs bool
 	// WithoutCertManagerCRDs skips installing cert-manager's CRDs.
 	WithoutCertManagerCRDs bool
 	// ExtraCRDDirs are more directories of CRD manifests to install.
@@ -124,7 +127,10 @@ func New(opts Options) (*Env, error) {
 	if err := checkAssets(assets); err != nil {
 		return nil, err
 	}
-	crdDirs := []string{filepath.Join(RepoRoot(), "config", "crd")}
+	var crdDirs []string
+	if !opts.WithoutProjectCRDs {
+		crdDirs = append(crdDirs, filepath.Join(RepoRoot(), "config", "crd"))
+	}
 	if !opts.WithoutCertManagerCRDs {
 		dir, err := CertManagerCRDDir()
 		if err != nil {
