@@ -87,8 +87,7 @@ type issuedStep struct {
 func followIssued(ctx context.Context, t *testing.T, key client.ObjectKey) *issuedHistory {
 	t.Helper()
 	h := &issuedHistory{}
-	h.observe(getSecret(ctx, t, key))
-	watchSecret(t, key, h.observe)
+	watchSecret(ctx, t, key, h.observe)
 	return h
 }
 

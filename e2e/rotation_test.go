@@ -171,8 +171,7 @@ func (w *caWatch) phasesSeen() []string {
 func watchCASecret(ctx context.Context, t *testing.T, key client.ObjectKey) *caWatch {
 	t.Helper()
 	w := &caWatch{}
-	w.observe(getSecret(ctx, t, key))
-	watchSecret(t, key, w.observe)
+	watchSecret(ctx, t, key, w.observe)
 	return w
 }
 

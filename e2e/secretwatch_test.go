@@ -13,13 +13,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// watchSecret calls observe with every version of a Secret that the API server reports, from
-// now until the test ends. Tests that must see states lasting only moments (a rotation phase, a
+// watchSecret calls observe with the Secret as it is now, then with every later version the API
+// server reports, until the test ends. Tests that must see states lasting only moments (a rotation phase, a
 // certificate between two re-issuances) follow the Secret so instead of polling it, which can
 // miss them. An informer, not a bare watch: after kube-apiserver restarts (the outage test does
 // that), a watch from an older resource version ends with "410 Gone"; the informer lists again.
-func watchSecret(t *testing.T, key client.ObjectKey, observe func(*corev1.Secret)) {
+func watchSecret(ctx context.Context, t *testing.T, key client.ObjectKey, observe func(*corev1.Secret)) {
 	t.Helper()
+	observe(getSecret(ctx, t, key))
 	lw := cache.NewListWatchFromClient(suite.kube.CoreV1().RESTClient(), "secrets", key.Namespace,
 		fields.OneTermEqualSelector("metadata.name", key.Name))
 	_, _, events, _ := watchtools.NewIndexerInformerWatcherWithLogger(logr.Discard(), lw, &corev1.Secret{})
