@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"antrea.io/antrea-issuer/internal/testenv"
 	"antrea.io/antrea-issuer/issuer"
@@ -351,4 +352,48 @@ func TestInvalidSpecsAreRejectedByTheAPIServer(t *testing.T) {
 	if c := meta.FindStatusCondition(iss.Status.Conditions, "Ready"); c.Reason != issuerlibapi.IssuerConditionReasonFailed {
 		t.Errorf("reason = %s, want %s", c.Reason, issuerlibapi.IssuerConditionReasonFailed)
 	}
+}
+
+// TestDeletedIssuerLeavesNoMetrics: a deleted issuer's CA expiry must not stay exported, or an
+// alert on it would fire for a CA that nothing uses.
+func TestDeletedIssuerLeavesNoMetrics(t *testing.T) {
+	ctx := testenv.Context(t)
+	iss := createClusterIssuer(ctx, t, "metrics-forgotten", v1alpha1.IssuerSpec{}, metav1.ConditionTrue)
+	series := func() (int, error) {
+		families, err := crmetrics.Registry.Gather()
+		if err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, f := range families {
+			if f.GetName() != "antrea_issuer_ca_not_after_timestamp_seconds" && f.GetName() != "antrea_issuer_ca_rotation_phase" {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "name" && l.GetValue() == iss.Name {
+						n++
+					}
+				}
+			}
+		}
+		return n, nil
+	}
+	testenv.Eventually(t, 30*time.Second, "the issuer's CA expiry and rotation phase exported", func() error {
+		n, err := series()
+		if err == nil && n < 4 { // expiry of the active CA, one series per rotation phase
+			err = fmt.Errorf("%d series", n)
+		}
+		return err
+	})
+	if err := env.Client.Delete(ctx, iss); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "the deleted issuer's series gone", func() error {
+		n, err := series()
+		if err == nil && n > 0 {
+			err = fmt.Errorf("%d series left", n)
+		}
+		return err
+	})
 }

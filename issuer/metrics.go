@@ -90,3 +90,11 @@ func (m *issuerMetrics) observeCA(iss issuerlibapi.Issuer, gens signer.Generatio
 		m.caNotAfter.WithLabelValues(kind, ns, name, "previous").Set(float64(gens.Previous.NotAfter.Unix()))
 	}
 }
+
+// forgetIssuer removes a deleted issuer's series: a CA expiry left behind would keep alerting
+// on a CA nobody uses any more.
+func (m *issuerMetrics) forgetIssuer(kind, ns, name string) {
+	labels := prometheus.Labels{"kind": kind, "namespace": ns, "name": name}
+	m.caNotAfter.DeletePartialMatch(labels)
+	m.rotationPhase.DeletePartialMatch(labels)
+}

@@ -108,6 +108,9 @@ func (r *rotationReconciler) issuerOfCertificate(_ context.Context, o client.Obj
 func (r *rotationReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	iss := r.newIssuer()
 	if err := r.client.Get(ctx, req.NamespacedName, iss.(client.Object)); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.metrics.forgetIssuer(r.kind, req.Namespace, req.Name)
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	cfg, err := resolveConfig(iss, r.opts.ClusterResourceNamespace)
