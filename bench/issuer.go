@@ -6,14 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"antrea.io/antrea-issuer/internal/localcluster"
@@ -48,10 +45,7 @@ var defaultSetting = setting{Name: "default", Workers: 4}
 // issuerProc is the antrea-issuer binary running as its own process with the chart's arguments,
 // its ServiceAccount's token, and a metrics endpoint the bench scrapes.
 type issuerProc struct {
-	cmd         *exec.Cmd
-	done        chan struct{}
-	metricsAddr string
-	healthAddr  string
+	*localcluster.IssuerProcess
 	// profilerAddr serves pprof when the process was started with --profiler-address.
 	profilerAddr string
 	setting      setting
@@ -60,19 +54,19 @@ type issuerProc struct {
 // startIssuer starts antrea-issuer with the chart's arguments followed by s's flags (later flags
 // win) and waits until it is ready.
 func (l *lab) startIssuer(ctx context.Context, s setting) (*issuerProc, error) {
-	return l.startProcess(ctx, l.bin, append(append([]string{}, l.chartArgs...), s.args()...), s)
+	return l.startProcess(ctx, append(append([]string{}, l.chartArgs...), s.args()...), s)
 }
 
 // startProfiledIssuer starts antrea-issuer as startIssuer does, with its pprof endpoints on
 // (--profiler-address): the profile is of the very binary the other runs measure.
 func (l *lab) startProfiledIssuer(ctx context.Context, s setting) (*issuerProc, error) {
-	port, err := freePort()
+	port, err := localcluster.FreePort()
 	if err != nil {
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	args := append(append(append([]string{}, l.chartArgs...), s.args()...), "--profiler-address="+addr)
-	p, err := l.startProcess(ctx, l.bin, args, s)
+	p, err := l.startProcess(ctx, args, s)
 	if err != nil {
 		return nil, err
 	}
@@ -159,76 +153,25 @@ func (p *issuerProc) profileOnce(ctx context.Context, file string) error {
 	return f.Close()
 }
 
-// startProcess runs bin with args, its ServiceAccount's kubeconfig and local ports for metrics
-// and health, and waits until it reports ready.
-func (l *lab) startProcess(ctx context.Context, bin string, args []string, s setting) (*issuerProc, error) {
-	mport, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	hport, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	p := &issuerProc{
-		metricsAddr: "127.0.0.1:" + strconv.Itoa(mport),
-		healthAddr:  "127.0.0.1:" + strconv.Itoa(hport),
-		setting:     s,
-	}
-	args = append(args,
-		"--kubeconfig", l.issuerKubeconfig,
-		"--metrics-bind-address", p.metricsAddr,
-		"--health-probe-bind-address", p.healthAddr,
-	)
+// startProcess runs antrea-issuer with args, its ServiceAccount's kubeconfig and local ports for
+// metrics and health, and waits until it reports ready.
+func (l *lab) startProcess(ctx context.Context, args []string, s setting) (*issuerProc, error) {
+	p := &localcluster.IssuerProcess{Binary: l.bin, Kubeconfig: l.issuerKubeconfig, Args: args, Log: l.issuerLog, MetricsBindAddress: "127.0.0.1:0"}
 	fmt.Fprintf(l.issuerLog, "\n==== %s antrea-issuer %s\n", time.Now().Format(time.RFC3339), strings.Join(args, " "))
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Stdout, p.cmd.Stderr = l.issuerLog, l.issuerLog
-	p.cmd.Env = append(os.Environ(), "POD_NAMESPACE="+localcluster.IssuerNamespace)
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting antrea-issuer: %w", err)
+	if err := p.Start(ctx); err != nil {
+		return nil, fmt.Errorf("%w (log: %s)", err, l.issuerLog.Name())
 	}
-	p.done = make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		select {
-		case <-p.done:
-			return nil, fmt.Errorf("antrea-issuer exited during start-up: %v (log: %s)", p.cmd.ProcessState, l.issuerLog.Name())
-		case <-ctx.Done():
-			p.stop()
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		resp, err := http.Get("http://" + p.healthAddr + "/readyz")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			p.stop()
-			return nil, fmt.Errorf("antrea-issuer not ready after 60s: %v", err)
-		}
-	}
+	return &issuerProc{IssuerProcess: p, setting: s}, nil
 }
 
 // stop sends SIGTERM (the process releases its leader Lease) and waits for it to exit.
 func (p *issuerProc) stop() {
-	if p == nil || p.cmd == nil || p.cmd.Process == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+	if p != nil {
+		_ = p.Stop(false)
 	}
 }
 
-func (p *issuerProc) pid() int { return p.cmd.Process.Pid }
+func (p *issuerProc) pid() int { return p.PID() }
 
 // rss is the process's resident set size (VmRSS) and its peak (VmHWM), in bytes.
 func (p *issuerProc) rss() (rss, hwm int64, err error) { return procRSS(p.pid()) }
@@ -310,15 +253,11 @@ func childPID(comm string) (int, error) {
 
 // metrics scrapes the process's /metrics (Prometheus text format).
 func (p *issuerProc) metrics() (promMetrics, error) {
-	resp, err := http.Get("http://" + p.metricsAddr + "/metrics")
+	text, err := p.Metrics(context.Background())
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
-	}
-	return parseProm(resp.Body)
+	return parseProm(strings.NewReader(text))
 }
 
 // promMetrics maps a sample's name with its labels as printed (`name{a="b"}`) to its value.
@@ -352,18 +291,7 @@ func parseProm(r io.Reader) (promMetrics, error) {
 // label given as `k="v"`.
 func (m promMetrics) get(name string, labels ...string) float64 {
 	for k, v := range m {
-		base, lbls, _ := strings.Cut(k, "{")
-		if base != name {
-			continue
-		}
-		ok := true
-		for _, l := range labels {
-			if !strings.Contains(lbls, l) {
-				ok = false
-				break
-			}
-		}
-		if ok {
+		if sampleMatches(k, name, labels) {
 			return v
 		}
 	}
@@ -374,19 +302,25 @@ func (m promMetrics) get(name string, labels ...string) float64 {
 func (m promMetrics) sumOf(name string, labels ...string) float64 {
 	var sum float64
 	for k, v := range m {
-		base, lbls, _ := strings.Cut(k, "{")
-		if base != name {
-			continue
-		}
-		ok := true
-		for _, l := range labels {
-			ok = ok && strings.Contains(lbls, l)
-		}
-		if ok {
+		if sampleMatches(k, name, labels) {
 			sum += v
 		}
 	}
 	return sum
+}
+
+// sampleMatches reports whether the sample key (`name{a="b"}`) has name and every label.
+func sampleMatches(key, name string, labels []string) bool {
+	base, lbls, _ := strings.Cut(key, "{")
+	if base != name {
+		return false
+	}
+	for _, l := range labels {
+		if !strings.Contains(lbls, l) {
+			return false
+		}
+	}
+	return true
 }
 
 // histogram is a Prometheus histogram's cumulative buckets, sum and count.
@@ -463,12 +397,3 @@ func (h histogram) quantileUpperBound(q float64) float64 {
 }
 
 var inf = math.Inf(1)
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}

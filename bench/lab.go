@@ -5,23 +5,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
-	"strings"
 	"time"
 
 	cmclient "github.com/cert-manager/cert-manager/pkg/client/clientset/versioned"
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -102,7 +93,7 @@ func startLab(ctx context.Context, p *progress) (l *lab, err error) {
 	}
 
 	p.step("installing the ServiceAccounts and RBAC of antrea-issuer's and cert-manager's charts")
-	if err := l.installRBAC(ctx); err != nil {
+	if l.chartArgs, err = localcluster.InstallRBAC(ctx, l.c, nil); err != nil {
 		return nil, err
 	}
 	issuerCfg, err := localcluster.ServiceAccountConfig(ctx, l.env.Config, localcluster.IssuerNamespace, localcluster.IssuerServiceAccount)
@@ -165,79 +156,6 @@ func (l *lab) waitIssuerReady(ctx context.Context) error {
 		}
 		return meta.IsStatusConditionTrue(iss.Status.Conditions, "Ready"), nil
 	})
-}
-
-// installRBAC applies the ServiceAccounts and RBAC of both charts, rendered offline with Helm's
-// SDK exactly as internal/localcluster does, and keeps antrea-issuer's container arguments.
-func (l *lab) installRBAC(ctx context.Context) error {
-	for _, ns := range []string{localcluster.CertManagerNamespace, localcluster.IssuerNamespace} {
-		if err := l.ensureNamespace(ctx, ns); err != nil {
-			return err
-		}
-	}
-	cmDir, err := moduleDir("github.com/cert-manager/cert-manager")
-	if err != nil {
-		return err
-	}
-	cmObjs, err := renderChart(filepath.Join(cmDir, "deploy", "charts", "cert-manager"), "cert-manager",
-		localcluster.CertManagerNamespace, map[string]any{"crds": map[string]any{"enabled": false}})
-	if err != nil {
-		return err
-	}
-	ours, err := renderChart(filepath.Join(testenv.RepoRoot(), "charts", "antrea-issuer"), "antrea-issuer",
-		localcluster.IssuerNamespace, map[string]any{
-			"clusterIssuer": map[string]any{"enabled": false},
-			"certificate":   map[string]any{"enabled": false},
-			"crds":          map[string]any{"enabled": false},
-		})
-	if err != nil {
-		return err
-	}
-	rbacKinds := []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
-	var objs []client.Object
-	for _, o := range append(cmObjs, ours...) {
-		switch {
-		case slices.Contains(rbacKinds, o.GetKind()):
-			objs = append(objs, o)
-		case o.GetKind() == "Deployment" && strings.Contains(o.GetName(), "antrea-issuer"):
-			var d appsv1.Deployment
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &d); err != nil {
-				return err
-			}
-			l.chartArgs = d.Spec.Template.Spec.Containers[0].Args
-		}
-	}
-	if l.chartArgs == nil {
-		return fmt.Errorf("antrea-issuer's chart rendered no Deployment")
-	}
-	return localcluster.Apply(ctx, l.c, objs...)
-}
-
-func renderChart(dir, release, namespace string, values map[string]any) ([]*unstructured.Unstructured, error) {
-	chrt, err := loader.Load(dir)
-	if err != nil {
-		return nil, fmt.Errorf("loading chart %s: %w", dir, err)
-	}
-	install := action.NewInstall(&action.Configuration{})
-	install.DryRun, install.ClientOnly, install.Replace = true, true, true
-	install.ReleaseName, install.Namespace = release, namespace
-	minor := strings.Split(testenv.KubernetesVersion, ".")[1]
-	install.KubeVersion = &chartutil.KubeVersion{Version: "v" + testenv.KubernetesVersion, Major: "1", Minor: minor}
-	rel, err := install.Run(chrt, values)
-	if err != nil {
-		return nil, fmt.Errorf("rendering chart %s: %w", dir, err)
-	}
-	return localcluster.DecodeManifests([]byte(rel.Manifest))
-}
-
-func moduleDir(module string) (string, error) {
-	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module)
-	cmd.Dir = testenv.RepoRoot()
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("locating module %s: %w", module, err)
-	}
-	return strings.TrimSpace(string(out)), nil
 }
 
 // poll checks until ok, an error that is not NotFound, or the timeout; it never sleeps longer

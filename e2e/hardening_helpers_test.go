@@ -263,12 +263,7 @@ func watchRequests(ctx context.Context, t *testing.T, ns string) *crWatch {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	t.Cleanup(func() { close(stop) })
-	f.Start(stop)
-	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
-		t.Fatal("the CertificateRequest watch did not sync")
-	}
+	runInformer(ctx, t, "CertificateRequest", f.Start, inf.HasSynced)
 	return w
 }
 
@@ -458,12 +453,7 @@ func watchSecrets(ctx context.Context, t *testing.T, ns string) *secretEvents {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	t.Cleanup(func() { close(stop) })
-	f.Start(stop)
-	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
-		t.Fatal("the Secret watch did not sync")
-	}
+	runInformer(ctx, t, "Secret", f.Start, inf.HasSynced)
 	return e
 }
 
@@ -500,4 +490,29 @@ func stopSuiteIssuer(t *testing.T) {
 			t.Errorf("restarting the suite's antrea-issuer: %v", err)
 		}
 	})
+}
+
+// runInformer starts an informer factory until the test ends and waits for its cache to sync.
+func runInformer(ctx context.Context, t *testing.T, what string, start func(stop <-chan struct{}), synced cache.InformerSynced) {
+	t.Helper()
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	start(stop)
+	if !cache.WaitForCacheSync(ctx.Done(), synced) {
+		t.Fatalf("the %s watch did not sync", what)
+	}
+}
+
+// underLoad prepares a test that signs many requests while something fails: namespace name, a
+// Ready AntreaClusterIssuer of the same name, its one CA Secret as it is now, and a watch on the
+// namespace's requests (deleted when the test ends).
+func underLoad(ctx context.Context, t *testing.T, name string) (iss *v1alpha1.AntreaClusterIssuer, owner string, caBefore corev1.Secret, watch *crWatch) {
+	t.Helper()
+	ensureNamespace(ctx, t, name)
+	iss = createReadyClusterIssuer(ctx, t, name)
+	owner = "AntreaClusterIssuer/" + iss.Name
+	caBefore = theCASecret(ctx, t, owner)
+	watch = watchRequests(ctx, t, name)
+	t.Cleanup(func() { deleteRequests(name) })
+	return iss, owner, caBefore, watch
 }

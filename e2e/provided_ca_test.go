@@ -63,11 +63,17 @@ type issuedHistory struct {
 	states []issuedState
 }
 
-func (h *issuedHistory) observe(s *corev1.Secret) {
+// issuedStateOf reads a Certificate's Secret: its ca.crt and its leaf, nil when unreadable.
+func issuedStateOf(s *corev1.Secret) issuedState {
 	st := issuedState{caBundle: s.Data["ca.crt"]}
 	if certs, err := signer.ParseBundle(s.Data["tls.crt"]); err == nil && len(certs.Certificates()) > 0 {
 		st.leaf = certs.Certificates()[0]
 	}
+	return st
+}
+
+func (h *issuedHistory) observe(s *corev1.Secret) {
+	st := issuedStateOf(s)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if n := len(h.states); n > 0 && bytes.Equal(h.states[n-1].caBundle, st.caBundle) &&
@@ -124,9 +130,7 @@ func waitIssuedBy(ctx context.Context, t *testing.T, key client.ObjectKey, want 
 		if err := suite.client.Get(ctx, key, s); err != nil {
 			return err
 		}
-		h := &issuedHistory{}
-		h.observe(s)
-		return h.states[0].matches(want)
+		return issuedStateOf(s).matches(want)
 	})
 }
 

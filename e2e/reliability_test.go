@@ -35,12 +35,7 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 		ns       = "e2e-restarts"
 		requests = 200
 	)
-	ensureNamespace(ctx, t, ns)
-	iss := createReadyClusterIssuer(ctx, t, "e2e-restarts")
-	owner := "AntreaClusterIssuer/" + iss.Name
-	caBefore := theCASecret(ctx, t, owner)
-	watch := watchRequests(ctx, t, ns)
-	t.Cleanup(func() { deleteRequests(ns) })
+	iss, owner, caBefore, watch := underLoad(ctx, t, ns)
 
 	// Kill when the signed count passes each threshold: the process is then busy signing, with
 	// requests queued, approved and half-written.
@@ -287,12 +282,7 @@ func TestAPIServerOutageUnderLoad(t *testing.T) {
 		ns    = "e2e-outage"
 		batch = 40
 	)
-	ensureNamespace(ctx, t, ns)
-	iss := createReadyClusterIssuer(ctx, t, "e2e-outage")
-	owner := "AntreaClusterIssuer/" + iss.Name
-	caBefore := theCASecret(ctx, t, owner)
-	watch := watchRequests(ctx, t, ns)
-	t.Cleanup(func() { deleteRequests(ns) })
+	iss, owner, caBefore, watch := underLoad(ctx, t, ns)
 	proc := suite.local.Issuer
 	pid := proc.PID()
 

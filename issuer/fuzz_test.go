@@ -11,12 +11,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"net"
 	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +30,7 @@ import (
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
+	"antrea.io/antrea-issuer/internal/keyleak"
 	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
 	"antrea.io/antrea-issuer/signer"
 )
@@ -451,17 +450,8 @@ func parseAllCerts(data []byte) ([]*x509.Certificate, error) {
 // keyPEM.
 func assertNoKeyMaterial(t *testing.T, msg string, keyPEM []byte) {
 	t.Helper()
-	for rest := keyPEM; ; {
-		var b *pem.Block
-		if b, rest = pem.Decode(rest); b == nil {
-			return
-		}
-		enc := base64.StdEncoding.EncodeToString(b.Bytes)
-		for i := 0; i+16 <= len(enc); i += 16 {
-			if strings.Contains(msg, enc[i:i+16]) {
-				t.Fatalf("error message leaks key material: %q", msg)
-			}
-		}
+	if keyleak.Quoted(msg, keyPEM) {
+		t.Fatalf("error message leaks key material: %q", msg)
 	}
 }
 

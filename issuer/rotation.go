@@ -188,6 +188,7 @@ func (r *rotationReconciler) gatherInput(ctx context.Context, iss issuerlibapi.I
 	if err := r.client.List(ctx, &certs, opts...); err != nil {
 		return in, fmt.Errorf("listing Certificates: %w", err)
 	}
+	activeCA := signingCA{cert: gens.Active.Cert, sum: sha256.Sum256(gens.Active.Cert.Raw)}
 	issuesAntreaSecret := false
 	for i := range certs.Items {
 		crt := &certs.Items[i]
@@ -195,7 +196,7 @@ func (r *rotationReconciler) gatherInput(ctx context.Context, iss issuerlibapi.I
 		if ref.Group != v1alpha1.GroupName || ref.Kind != r.kind || ref.Name != iss.GetName() {
 			continue
 		}
-		st, err := r.certificateState(ctx, crt, gens, in.PhaseSince)
+		st, err := r.certificateState(ctx, crt, activeCA, in.PhaseSince)
 		if err != nil {
 			return in, err
 		}
@@ -213,7 +214,7 @@ func (r *rotationReconciler) gatherInput(ctx context.Context, iss issuerlibapi.I
 // certificateState reads a Certificate's current certificate from the CertificateRequest of its
 // current revision (issuer-lib caches CertificateRequests; Secrets of other namespaces are not
 // readable, by design).
-func (r *rotationReconciler) certificateState(ctx context.Context, crt *cmapi.Certificate, gens signer.Generations, phaseSince time.Time) (certificateState, error) {
+func (r *rotationReconciler) certificateState(ctx context.Context, crt *cmapi.Certificate, active signingCA, phaseSince time.Time) (certificateState, error) {
 	st := certificateState{Key: client.ObjectKeyFromObject(crt)}
 	if c := apiutil.GetCertificateCondition(crt, cmapi.CertificateConditionIssuing); c != nil && c.Status == cmmeta.ConditionTrue {
 		st.Issuing = true
@@ -235,7 +236,7 @@ func (r *rotationReconciler) certificateState(ctx context.Context, crt *cmapi.Ce
 		}
 		st.Issued = true
 		st.CA = cr.Status.CA
-		st.SignedByActive = r.signedBy(&cr, gens.Active.Cert)
+		st.SignedByActive = r.signedBy(&cr, active)
 	}
 	return st, nil
 }
@@ -259,13 +260,7 @@ func (r *rotationReconciler) applyStepToSecret(ctx context.Context, iss issuerli
 	if err != nil {
 		return err
 	}
-	s := secret.DeepCopy()
-	setCAData(s, data)
-	if s.Annotations == nil {
-		s.Annotations = map[string]string{}
-	}
-	s.Annotations[annotationPhaseSince] = now.UTC().Format(time.RFC3339Nano)
-	s.Annotations[annotationPhase] = string(updated.Phase())
+	s := withPhase(secret, data, updated.Phase(), now)
 	if step == stepPrepare {
 		if v := iss.GetAnnotations()[AnnotationRotate]; v != "" {
 			s.Annotations[annotationRotateHandled] = v
@@ -332,6 +327,21 @@ func firstCertificate(pemBytes []byte) (*x509.Certificate, error) {
 var caSecretKeys = []string{signer.SecretKeyTLSCert, signer.SecretKeyTLSKey, signer.SecretKeyCABundle,
 	signer.SecretKeyNextTLSCert, signer.SecretKeyNextTLSKey, signer.SecretKeyPreviousCert}
 
+// withPhase returns a copy of the CA Secret holding data (unchanged when nil) and recording that
+// phase began at now.
+func withPhase(secret *corev1.Secret, data map[string][]byte, phase signer.Phase, now time.Time) *corev1.Secret {
+	s := secret.DeepCopy()
+	if data != nil {
+		setCAData(s, data)
+	}
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	s.Annotations[annotationPhaseSince] = now.UTC().Format(time.RFC3339Nano)
+	s.Annotations[annotationPhase] = string(phase)
+	return s
+}
+
 // setCAData replaces the CA generations in a Secret, leaving any other key as it is.
 func setCAData(s *corev1.Secret, data map[string][]byte) {
 	if s.Data == nil {
@@ -368,14 +378,7 @@ func (r *rotationReconciler) keepReplacedCA(ctx context.Context, iss issuerlibap
 	if err != nil {
 		return err
 	}
-	s := secret.DeepCopy()
-	setCAData(s, data)
-	if s.Annotations == nil {
-		s.Annotations = map[string]string{}
-	}
-	s.Annotations[annotationPhaseSince] = now.UTC().Format(time.RFC3339Nano)
-	s.Annotations[annotationPhase] = string(signer.PhaseActivated)
-	if err := r.client.Update(ctx, s); err != nil {
+	if err := r.client.Update(ctx, withPhase(secret, data, signer.PhaseActivated, now)); err != nil {
 		return fmt.Errorf("keeping the replaced CA trusted in %s: %w", cfg.Secret, err)
 	}
 	r.recorder.Eventf(iss, nil, corev1.EventTypeNormal, "ProvidedCAReplaced", "KeepPrevious",
@@ -387,29 +390,30 @@ func (r *rotationReconciler) keepReplacedCA(ctx context.Context, iss issuerlibap
 // recordPhaseStart notes in the CA Secret that phase began now, for a phase the issuer did not
 // start itself (a next CA added to a provided Secret by its owner).
 func (r *rotationReconciler) recordPhaseStart(ctx context.Context, secret *corev1.Secret, phase signer.Phase, now time.Time) error {
-	s := secret.DeepCopy()
-	if s.Annotations == nil {
-		s.Annotations = map[string]string{}
-	}
-	s.Annotations[annotationPhase] = string(phase)
-	s.Annotations[annotationPhaseSince] = now.UTC().Format(time.RFC3339Nano)
-	if err := r.client.Update(ctx, s); err != nil {
+	if err := r.client.Update(ctx, withPhase(secret, nil, phase, now)); err != nil {
 		return fmt.Errorf("recording the start of phase %s in %s: %w", phase, client.ObjectKeyFromObject(secret), err)
 	}
 	return nil
+}
+
+// signingCA is a CA certificate with its SHA-256, hashed once per reconcile rather than once per
+// Certificate looked at.
+type signingCA struct {
+	cert *x509.Certificate
+	sum  [32]byte
 }
 
 // signedBy reports whether a CertificateRequest's certificate was signed by ca. A request's
 // certificate never changes once issued, so the answer is remembered per request version and CA:
 // every reconcile looks at every Certificate of the issuer, and a signature check per look made
 // CPU grow with the square of the Certificates issued (measured by `make bench`).
-func (r *rotationReconciler) signedBy(cr *cmapi.CertificateRequest, ca *x509.Certificate) bool {
-	key := signatureKey{version: cr.ResourceVersion, ca: sha256.Sum256(ca.Raw)}
+func (r *rotationReconciler) signedBy(cr *cmapi.CertificateRequest, ca signingCA) bool {
+	key := signatureKey{version: cr.ResourceVersion, ca: ca.sum}
 	if signed, ok := r.signatures.get(cr.UID, key); ok {
 		return signed
 	}
 	leaf, err := firstCertificate(cr.Status.Certificate)
-	signed := err == nil && leaf.CheckSignatureFrom(ca) == nil
+	signed := err == nil && leaf.CheckSignatureFrom(ca.cert) == nil
 	r.signatures.put(cr.UID, key, signed)
 	return signed
 }

@@ -90,7 +90,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}
 
 	progress("installing the ServiceAccounts and RBAC of cert-manager's chart and antrea-issuer's chart")
-	chartArgs, err := c.installRBAC(ctx, opts.CASecretNamespaces)
+	chartArgs, err := InstallRBAC(ctx, c.Env.Client, opts.CASecretNamespaces)
 	if err != nil {
 		return nil, err
 	}
@@ -156,12 +156,12 @@ func (c *Cluster) Stop() {
 	}
 }
 
-// installRBAC applies the ServiceAccounts and RBAC of cert-manager's chart and of antrea-issuer's
-// chart (including the role letting cert-manager approve our requests), and returns the
-// arguments antrea-issuer's chart gives its container.
-func (c *Cluster) installRBAC(ctx context.Context, caSecretNamespaces []string) (args []string, err error) {
+// InstallRBAC creates the namespaces and applies the ServiceAccounts and RBAC of cert-manager's
+// chart and of antrea-issuer's chart (including the role letting cert-manager approve our
+// requests), and returns the arguments antrea-issuer's chart gives its container.
+func InstallRBAC(ctx context.Context, c client.Client, caSecretNamespaces []string) (args []string, err error) {
 	for _, ns := range append([]string{CertManagerNamespace, IssuerNamespace}, caSecretNamespaces...) {
-		if err := Apply(ctx, c.Env.Client, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		if err := Apply(ctx, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			return nil, err
 		}
 	}
@@ -177,7 +177,7 @@ func (c *Cluster) installRBAC(ctx context.Context, caSecretNamespaces []string) 
 	for _, o := range append(cmObjs, ours.objects...) {
 		objs = append(objs, o)
 	}
-	return ours.args, Apply(ctx, c.Env.Client, objs...)
+	return ours.args, Apply(ctx, c, objs...)
 }
 
 // serveAntreaSecret makes the stand-in Antrea server serve the key pair of antrea-controller-tls

@@ -55,7 +55,7 @@ func (p *IssuerProcess) Start(ctx context.Context) error {
 	if p.cmd != nil {
 		return errors.New("antrea-issuer is already running")
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,8 @@ func (p *IssuerProcess) Running() bool {
 	return p.cmd != nil
 }
 
-func freePort() (int, error) {
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

@@ -119,7 +119,7 @@ func resolveBindAddress(addr string) (string, error) {
 		host = "127.0.0.1"
 	}
 	if port == "0" {
-		free, err := freePort()
+		free, err := FreePort()
 		if err != nil {
 			return "", err
 		}
