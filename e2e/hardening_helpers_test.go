@@ -305,25 +305,17 @@ func (w *crWatch) observe(obj any) {
 }
 
 // ready counts the requests seen Ready.
-func (w *crWatch) ready() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n := 0
-	for _, h := range w.history {
-		if h.wasReady {
-			n++
-		}
-	}
-	return n
-}
+func (w *crWatch) ready() int { return w.count(func(h *crHistory) bool { return h.wasReady }) }
 
 // failed counts the requests seen Failed.
-func (w *crWatch) failed() int {
+func (w *crWatch) failed() int { return w.count(func(h *crHistory) bool { return h.failed }) }
+
+func (w *crWatch) count(seen func(*crHistory) bool) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n := 0
 	for _, h := range w.history {
-		if h.failed {
+		if seen(h) {
 			n++
 		}
 	}

@@ -30,6 +30,7 @@ import (
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
+	"antrea.io/antrea-issuer/internal/csrfuzz"
 	"antrea.io/antrea-issuer/internal/keyleak"
 	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
 	"antrea.io/antrea-issuer/signer"
@@ -121,34 +122,6 @@ func usagesFromBits(bits uint32) []cmapi.KeyUsage {
 	return out
 }
 
-var oidEd25519 = asn1.ObjectIdentifier{1, 3, 101, 112}
-
-// resignCSR re-signs a CSR whose public key is the fixed fuzz key, so that mutations of the body
-// reach the template, the policy and Sign instead of all stopping at the signature check.
-// Ed25519 signatures are deterministic: a crasher reproduces exactly.
-func resignCSR(der []byte, key ed25519.PrivateKey) []byte {
-	csr, err := x509.ParseCertificateRequest(der)
-	if err != nil {
-		return der
-	}
-	if pk, ok := csr.PublicKey.(ed25519.PublicKey); !ok || !pk.Equal(key.Public()) {
-		return der
-	}
-	out, err := asn1.Marshal(struct {
-		TBS    asn1.RawValue
-		SigAlg pkix.AlgorithmIdentifier
-		Sig    asn1.BitString
-	}{
-		TBS:    asn1.RawValue{FullBytes: csr.RawTBSCertificateRequest},
-		SigAlg: pkix.AlgorithmIdentifier{Algorithm: oidEd25519},
-		Sig:    asn1.BitString{Bytes: ed25519.Sign(key, csr.RawTBSCertificateRequest), BitLength: 8 * ed25519.SignatureSize},
-	})
-	if err != nil {
-		return der
-	}
-	return out
-}
-
 func fuzzCSR(tb testing.TB, key crypto.Signer, tmpl *x509.CertificateRequest) []byte {
 	tb.Helper()
 	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
@@ -221,7 +194,7 @@ func FuzzSignRequest(f *testing.F) {
 		csrPEM := data
 		if !asPEM {
 			if fixSignature {
-				data = resignCSR(data, fx.csrKey)
+				data = csrfuzz.Resign(data, fx.csrKey)
 			}
 			csrPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: data})
 		}

@@ -8,7 +8,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -20,6 +19,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"antrea.io/antrea-issuer/internal/csrfuzz"
 )
 
 // sentinels is every error the package wraps; each returned error must match one, or the
@@ -167,32 +168,6 @@ func FuzzParseBundle(f *testing.F) {
 	})
 }
 
-var oidEd25519 = asn1.ObjectIdentifier{1, 3, 101, 112}
-
-// resignCSR re-signs a CSR whose public key is the fixture key, so that mutations of the
-// request body reach the policy and Sign instead of all dying at the signature check.
-// Ed25519 signatures are deterministic, so a crasher reproduces exactly.
-func resignCSR(der []byte, key ed25519.PrivateKey) []byte {
-	csr, err := x509.ParseCertificateRequest(der)
-	if err != nil || !publicKeysEqual(key.Public(), csr.PublicKey) {
-		return der
-	}
-	sig := ed25519.Sign(key, csr.RawTBSCertificateRequest)
-	out, err := asn1.Marshal(struct {
-		TBS    asn1.RawValue
-		SigAlg pkix.AlgorithmIdentifier
-		Sig    asn1.BitString
-	}{
-		TBS:    asn1.RawValue{FullBytes: csr.RawTBSCertificateRequest},
-		SigAlg: pkix.AlgorithmIdentifier{Algorithm: oidEd25519},
-		Sig:    asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)},
-	})
-	if err != nil {
-		return der
-	}
-	return out
-}
-
 func csrDER(t testing.TB, key crypto.Signer, req *x509.CertificateRequest) []byte {
 	t.Helper()
 	return mustDecode(t, makeCSR(t, key, req))
@@ -230,7 +205,7 @@ func FuzzSignFromCSR(f *testing.F) {
 		csrPEM := data
 		if !asPEM {
 			if fixSignature {
-				data = resignCSR(data, fx.csrKey)
+				data = csrfuzz.Resign(data, fx.csrKey)
 			}
 			csrPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: data})
 		}
