@@ -29,18 +29,19 @@ DEMO_ARGS ?=
 .PHONY: demo
 demo: envtest-assets ## Run the whole flow on a local control plane and print a report (DEMO_ARGS=-keep to explore).
 	@echo "make demo: the first run builds etcd and kube-apiserver from source (about 7 minutes); later runs take seconds."
-	go run ./hack/demo $(DEMO_ARGS)
+	cd e2e && go run ./demo $(DEMO_ARGS)
 
 .PHONY: test
-test: envtest-assets ## Run every test that runs here: unit, fuzz seeds, integration and local e2e.
+test: envtest-assets ## Run every test that runs here: unit, fuzz seeds, integration, local e2e and chart (both modules).
 	go test $(GO_TEST_FLAGS) ./...
+	cd e2e && go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: generate
 generate: ## Regenerate deepcopy, CRDs and RBAC (controller-gen), and the chart's CRDs and values table.
 	$(CONTROLLER_GEN) object paths=./issuer/api/...
 	$(CONTROLLER_GEN) crd paths=./issuer/api/... output:crd:artifacts:config=config/crd
 	$(CONTROLLER_GEN) rbac:roleName=antrea-issuer paths=./issuer/... output:rbac:artifacts:config=config/rbac
-	go run ./charts/internal/cmd/chartgen
+	go run ./hack/chartgen
 
 .PHONY: verify
 verify: generate ## Fail on generated-file drift, gofmt or go vet findings.
@@ -48,6 +49,8 @@ verify: generate ## Fail on generated-file drift, gofmt or go vet findings.
 	@test -z "$$(git status --porcelain -- config issuer/api charts)" || { echo "untracked generated files: run 'make generate' and commit"; git status --porcelain -- config issuer/api charts; exit 1; }
 	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	go vet ./...
+	cd e2e && go vet ./...
+	@go mod tidy -diff && (cd e2e && go mod tidy -diff) || { echo "go.mod or go.sum untidy: run 'go mod tidy' in the module above"; exit 1; }
 
 FUZZTIME ?= 10m
 .PHONY: fuzz
@@ -78,24 +81,18 @@ e2e-kind: ## Run the e2e suite on a kind cluster with cert-manager and the chart
 
 .PHONY: chart-docs
 chart-docs: ## Regenerate the chart's CRD templates (from config/crd) and its README values table.
-	go run ./charts/internal/cmd/chartgen
+	go run ./hack/chartgen
 
 .PHONY: helm-lint
 helm-lint: ## Lint, render and schema-check the chart with Helm's Go SDK (no helm binary needed).
-	go test ./charts -count=1 -run 'TestLint|TestRender|TestSchema|TestGeneratedFilesUpToDate|TestCRDsMatchConfig|TestRBACMatchesGenerated'
+	cd e2e && go test ./chart -count=1 -run 'TestLint|TestRender|TestSchema|TestGeneratedFilesUpToDate|TestCRDsMatchConfig|TestRBACMatchesGenerated'
 # ---- end of chart, image and kind e2e ----
 
-# ---- Benchmarks (bench/, docs/benchmarks.md) ----
-# bench/ is a module of its own (replacing antrea.io/antrea-issuer with ../): cert-manager's CA
-# issuer controller, which the benchmarks compare against, needs a module the root go.mod does not
-# list, and `go test ./...` never runs the benchmarks.
+# ---- Benchmarks (e2e/bench, docs/benchmarks.md) ----
+# The benchmarks live in the e2e module: cert-manager's CA issuer controller, which they compare
+# against, is test-only weight the product module does not carry.
 BENCH_ARGS ?=
 .PHONY: bench
 bench: envtest-assets ## Run the benchmarks on a local control plane and print the table (about 20 min; BENCH_ARGS=-quick for a smoke run).
-	cd bench && go run . $(BENCH_ARGS)
-
-.PHONY: bench-vet
-bench-vet: ## gofmt and go vet the benchmarks (their own module).
-	@out=$$(gofmt -l bench); test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
-	cd bench && go vet ./...
+	cd e2e && go run ./bench $(BENCH_ARGS)
 # ---- end of benchmarks ----

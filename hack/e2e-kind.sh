@@ -150,4 +150,4 @@ fi
 log "running the e2e suite against ${CLUSTER}"
 # GO_TEST_FLAGS is a list of flags: split on purpose.
 # shellcheck disable=SC2086
-E2E_MODE=cluster go test ./e2e/... -count=1 -v ${GO_TEST_FLAGS}
+(cd e2e && E2E_MODE=cluster go test . -count=1 -v ${GO_TEST_FLAGS})

@@ -1,6 +1,7 @@
-package cainject
+package cainject_test
 
 import (
+	"antrea.io/antrea-issuer/issuer/cainject"
 	"fmt"
 	"strings"
 	"testing"
@@ -8,7 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"antrea.io/antrea-issuer/internal/antreasim"
+	"antrea.io/antrea-issuer/e2e/internal/antreasim"
 )
 
 // TestTakeoverDetection proves that a Secret shaped as Antrea's selfSignedCert: true mode writes
@@ -32,10 +33,10 @@ func TestTakeoverDetection(t *testing.T) {
 	cases := []struct {
 		name   string
 		secret *corev1.Secret
-		reason Reason
+		reason cainject.Reason
 	}{
-		{"Antrea's self-signed mode rewrote the Secret", antreaSelf.SelfSignedModeSecret(ns, antreasim.SecretName), ReasonSelfSignedMode},
-		{"tls.crt from Antrea's CA beside cert-manager's ca.crt", withData(antreaSelf.SelfSignedModeSecret(ns, antreasim.SecretName), "ca.crt", good.CA.CertPEM), ReasonNotChained},
+		{"Antrea's self-signed mode rewrote the Secret", antreaSelf.SelfSignedModeSecret(ns, antreasim.SecretName), cainject.ReasonSelfSignedMode},
+		{"tls.crt from Antrea's CA beside cert-manager's ca.crt", withData(antreaSelf.SelfSignedModeSecret(ns, antreasim.SecretName), "ca.crt", good.CA.CertPEM), cainject.ReasonNotChained},
 	}
 	for _, tc := range cases {
 		putSecret(ctx, t, c, tc.secret)
@@ -64,8 +65,8 @@ func TestTakeoverDetection(t *testing.T) {
 	putSecret(ctx, t, c, next.CertManagerSecret(ns, antreasim.SecretName))
 	waitAllCarry(ctx, t, c, next.CA.CertPEM, 10*time.Second)
 	eventually(t, 10*time.Second, "problem cleared and recovery announced", func() (bool, string) {
-		return problemMetric(t, ReasonNotChained) == 0 && len(secretEvents(ctx, t, c, EventReasonRecovered)) > 0,
-			fmt.Sprintf("source_problem{%s}=%v", ReasonNotChained, problemMetric(t, ReasonNotChained))
+		return problemMetric(t, cainject.ReasonNotChained) == 0 && len(secretEvents(ctx, t, c, cainject.EventReasonRecovered)) > 0,
+			fmt.Sprintf("source_problem{%s}=%v", cainject.ReasonNotChained, problemMetric(t, cainject.ReasonNotChained))
 	})
 }
 

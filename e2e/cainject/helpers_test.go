@@ -1,4 +1,4 @@
-package cainject
+package cainject_test
 
 import (
 	"crypto/ecdsa"
@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"antrea.io/antrea-issuer/internal/antreasim"
+	"antrea.io/antrea-issuer/e2e/internal/antreasim"
 )
 
 // mustIntermediate issues an intermediate CA under parent.

@@ -1,6 +1,7 @@
-package cainject
+package cainject_test
 
 import (
+	"antrea.io/antrea-issuer/issuer/cainject"
 	"bytes"
 	"context"
 	"fmt"
@@ -12,7 +13,7 @@ import (
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"antrea.io/antrea-issuer/internal/antreasim"
+	"antrea.io/antrea-issuer/e2e/internal/antreasim"
 )
 
 // TestNonDefaultOptions proves nothing is hard-coded beyond the defaults: another namespace,
@@ -26,7 +27,7 @@ func TestNonDefaultOptions(t *testing.T) {
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: other}}); err != nil && !isAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	opts := DefaultOptions()
+	opts := cainject.DefaultOptions()
 	opts.Namespace, opts.SecretName, opts.SecretKey = other, "custom-tls", "bundle.pem"
 	opts.ConfigMapName, opts.TargetSelector = "custom-ca", "team=networking"
 
@@ -58,7 +59,7 @@ func TestNonDefaultOptions(t *testing.T) {
 		if err := c.Get(ctx, client.ObjectKey{Namespace: other, Name: opts.ConfigMapName}, cm); err != nil {
 			return false, err.Error()
 		}
-		if cm.Data[ConfigMapKey] != string(m.CA.CertPEM) {
+		if cm.Data[cainject.ConfigMapKey] != string(m.CA.CertPEM) {
 			return false, fmt.Sprintf("ConfigMap keys %v", keys(cm.Data))
 		}
 		for _, name := range antreasim.APIServiceNames() {

@@ -1,11 +1,11 @@
-package cainject
+package cainject_test
 
 import (
 	"sort"
 	"testing"
 	"time"
 
-	"antrea.io/antrea-issuer/internal/antreasim"
+	"antrea.io/antrea-issuer/e2e/internal/antreasim"
 )
 
 // TestPropagationReachesEveryTarget changes the CA ten times and requires every change to reach

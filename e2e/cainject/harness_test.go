@@ -1,9 +1,10 @@
-package cainject
+package cainject_test
 
 // The integration harness: one real control plane for the package (TestMain), a controller
 // started with a real controller-runtime manager per test, and bounded polling helpers.
 
 import (
+	"antrea.io/antrea-issuer/issuer/cainject"
 	"bytes"
 	"context"
 	"fmt"
@@ -34,7 +35,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"antrea.io/antrea-issuer/internal/antreasim"
+	"antrea.io/antrea-issuer/e2e/internal/antreasim"
 	"antrea.io/antrea-issuer/internal/testenv"
 )
 
@@ -135,7 +136,7 @@ func (l *requestLog) matching(keep func(*http.Request) bool) []*http.Request {
 func (l *requestLog) applies() map[string]int {
 	out := map[string]int{}
 	for _, r := range l.matching(func(r *http.Request) bool {
-		return r.Method == http.MethodPatch && r.URL.Query().Get("fieldManager") == DefaultFieldOwner
+		return r.Method == http.MethodPatch && r.URL.Query().Get("fieldManager") == cainject.DefaultFieldOwner
 	}) {
 		out[r.URL.Path]++
 	}
@@ -148,16 +149,16 @@ type controllerHandle struct {
 }
 
 type startOptions struct {
-	opts   Options
+	opts   cainject.Options
 	config *rest.Config
 }
 
 // startController runs the controller in a real manager on the control plane until the test ends.
 func startController(t *testing.T, ctx context.Context, so ...startOptions) *controllerHandle {
 	t.Helper()
-	o := startOptions{opts: DefaultOptions(), config: env.Config}
+	o := startOptions{opts: cainject.DefaultOptions(), config: env.Config}
 	if len(so) > 0 {
-		if so[0].opts != (Options{}) {
+		if so[0].opts != (cainject.Options{}) {
 			o.opts = so[0].opts
 		}
 		if so[0].config != nil {
@@ -180,7 +181,7 @@ func startController(t *testing.T, ctx context.Context, so ...startOptions) *con
 	if err != nil {
 		t.Fatalf("creating the manager: %v", err)
 	}
-	if err := SetupWithManager(ctx, mgr, o.opts); err != nil {
+	if err := cainject.SetupWithManager(ctx, mgr, o.opts); err != nil {
 		t.Fatalf("SetupWithManager: %v", err)
 	}
 	mctx, cancel := context.WithCancel(ctx)
@@ -219,7 +220,7 @@ func metricValue(t *testing.T, c prometheus.Metric) float64 {
 	return m.GetCounter().GetValue()
 }
 
-func problemMetric(t *testing.T, r Reason) float64 {
+func problemMetric(t *testing.T, r cainject.Reason) float64 {
 	return metricValue(t, sourceProblem.WithLabelValues(string(r)))
 }
 

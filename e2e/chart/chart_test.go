@@ -44,7 +44,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"antrea.io/antrea-issuer/charts/internal/chartgen"
+	"antrea.io/antrea-issuer/internal/chartgen"
 	"antrea.io/antrea-issuer/internal/testenv"
 	issuerapi "antrea.io/antrea-issuer/issuer/api/v1alpha1"
 )

@@ -1,4 +1,4 @@
-package cainject
+package cainject_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"antrea.io/antrea-issuer/internal/antreasim"
+	"antrea.io/antrea-issuer/e2e/internal/antreasim"
 )
 
 // edit reads obj, applies change and writes it back with a full Update, as a person with kubectl

@@ -23,7 +23,7 @@ import (
 	apiregistrationv1ac "k8s.io/kube-aggregator/pkg/client/applyconfiguration/apiregistration/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"antrea.io/antrea-issuer/internal/antreasim"
+	"antrea.io/antrea-issuer/e2e/internal/antreasim"
 )
 
 // runPropagation changes the ca.crt of Antrea's Secret M times and measures, for each change,

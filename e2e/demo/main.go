@@ -26,8 +26,8 @@ import (
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"antrea.io/antrea-issuer/internal/antreasim"
-	"antrea.io/antrea-issuer/internal/localcluster"
+	"antrea.io/antrea-issuer/e2e/internal/antreasim"
+	"antrea.io/antrea-issuer/e2e/internal/localcluster"
 	"antrea.io/antrea-issuer/internal/testenv"
 	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
 	"antrea.io/antrea-issuer/signer"

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"antrea.io/antrea-issuer/internal/localcluster"
+	"antrea.io/antrea-issuer/e2e/internal/localcluster"
 )
 
 // setting is one set of antrea-issuer flags under test.

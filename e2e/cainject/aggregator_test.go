@@ -1,4 +1,4 @@
-package cainject
+package cainject_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 
-	"antrea.io/antrea-issuer/internal/antreasim"
+	"antrea.io/antrea-issuer/e2e/internal/antreasim"
 )
 
 func newServer(t *testing.T, pair antreasim.KeyPair) *antreasim.Server {

@@ -1,6 +1,7 @@
-package cainject
+package cainject_test
 
 import (
+	"antrea.io/antrea-issuer/issuer/cainject"
 	"errors"
 	"strings"
 	"testing"
@@ -8,7 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"antrea.io/antrea-issuer/internal/antreasim"
+	"antrea.io/antrea-issuer/e2e/internal/antreasim"
 )
 
 func mustMaterial(t *testing.T, cn string) *antreasim.Material {
@@ -41,43 +42,43 @@ func TestDesiredBundle(t *testing.T) {
 	tests := map[string]struct {
 		secret       *corev1.Secret
 		key          string
-		wantReason   Reason
+		wantReason   cainject.Reason
 		wantTakeover bool
 		wantWaiting  bool
 		wantMessage  string
 		wantPEM      []byte
 		wantCerts    int
 	}{
-		"missing secret": {secret: nil, wantReason: ReasonSecretNotFound, wantWaiting: true},
-		"empty secret":   {secret: secret(map[string][]byte{}), wantReason: ReasonCAMissing, wantWaiting: true},
+		"missing secret": {secret: nil, wantReason: cainject.ReasonSecretNotFound, wantWaiting: true},
+		"empty secret":   {secret: secret(map[string][]byte{}), wantReason: cainject.ReasonCAMissing, wantWaiting: true},
 		"empty ca.crt and no tls.crt": {
-			secret: secret(map[string][]byte{"ca.crt": {}}), wantReason: ReasonCAMissing, wantWaiting: true,
+			secret: secret(map[string][]byte{"ca.crt": {}}), wantReason: cainject.ReasonCAMissing, wantWaiting: true,
 		},
 		"self-signed mode shape (Antrea's own CA)": {
-			secret: antreaSelf.SelfSignedModeSecret("kube-system", "antrea-controller-tls"), wantReason: ReasonSelfSignedMode,
+			secret: antreaSelf.SelfSignedModeSecret("kube-system", "antrea-controller-tls"), wantReason: cainject.ReasonSelfSignedMode,
 			wantTakeover: true, wantMessage: "antrea-ca@1700000000",
 		},
 		"tls.crt without ca.crt (issuer publishing no CA)": {
-			secret: secret(map[string][]byte{"tls.crt": good.Serving.CertPEM}), wantReason: ReasonSelfSignedMode,
+			secret: secret(map[string][]byte{"tls.crt": good.Serving.CertPEM}), wantReason: cainject.ReasonSelfSignedMode,
 			wantTakeover: true, wantMessage: "selfSignedCert: false",
 		},
 		"tls.crt not chaining to ca.crt": {
-			secret: withCA(good.CertManagerSecret("kube-system", "x"), other.CA.CertPEM), wantReason: ReasonNotChained,
+			secret: withCA(good.CertManagerSecret("kube-system", "x"), other.CA.CertPEM), wantReason: cainject.ReasonNotChained,
 			wantTakeover: true, wantMessage: "does not chain",
 		},
 		"Antrea's self-signed tls.crt beside a stale ca.crt": {
-			secret: withCA(antreaSelf.SelfSignedModeSecret("kube-system", "x"), good.CA.CertPEM), wantReason: ReasonNotChained,
+			secret: withCA(antreaSelf.SelfSignedModeSecret("kube-system", "x"), good.CA.CertPEM), wantReason: cainject.ReasonNotChained,
 			wantTakeover: true, wantMessage: "selfSignedCert: false",
 		},
 		"unparsable ca.crt": {
 			secret:     withCA(good.CertManagerSecret("kube-system", "x"), []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")),
-			wantReason: ReasonCAInvalid,
+			wantReason: cainject.ReasonCAInvalid,
 		},
 		"ca.crt without PEM": {
-			secret: withCA(good.CertManagerSecret("kube-system", "x"), []byte("not pem")), wantReason: ReasonCAInvalid,
+			secret: withCA(good.CertManagerSecret("kube-system", "x"), []byte("not pem")), wantReason: cainject.ReasonCAInvalid,
 		},
 		"unparsable tls.crt": {
-			secret: secret(map[string][]byte{"ca.crt": good.CA.CertPEM, "tls.crt": []byte("garbage")}), wantReason: ReasonServingCertInvalid,
+			secret: secret(map[string][]byte{"ca.crt": good.CA.CertPEM, "tls.crt": []byte("garbage")}), wantReason: cainject.ReasonServingCertInvalid,
 		},
 		"good (cert-manager shape)": {
 			secret: good.CertManagerSecret("kube-system", "x"), wantPEM: good.CA.CertPEM, wantCerts: 1,
@@ -111,7 +112,7 @@ func TestDesiredBundle(t *testing.T) {
 			if key == "" {
 				key = "ca.crt"
 			}
-			got, err := DesiredBundle(tc.secret, key)
+			got, err := cainject.DesiredBundle(tc.secret, key)
 			if tc.wantReason == "" {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -121,7 +122,7 @@ func TestDesiredBundle(t *testing.T) {
 				}
 				return
 			}
-			var se *SourceError
+			var se *cainject.SourceError
 			if !errors.As(err, &se) {
 				t.Fatalf("error = %v, want a *SourceError", err)
 			}
@@ -141,26 +142,26 @@ func TestDesiredBundle(t *testing.T) {
 
 func TestOptionsValidate(t *testing.T) {
 	t.Parallel()
-	if err := DefaultOptions().Validate(); err != nil {
+	if err := cainject.DefaultOptions().Validate(); err != nil {
 		t.Fatalf("defaults invalid: %v", err)
 	}
 	tests := map[string]struct {
-		mutate func(*Options)
+		mutate func(*cainject.Options)
 		want   string
 	}{
-		"bad namespace":       {func(o *Options) { o.Namespace = "Kube_System" }, "namespace"},
-		"empty secret name":   {func(o *Options) { o.SecretName = "" }, "secret name"},
-		"bad secret key":      {func(o *Options) { o.SecretKey = "ca/crt" }, "secret key"},
-		"bad configmap name":  {func(o *Options) { o.ConfigMapName = "-x" }, "configmap name"},
-		"unparsable selector": {func(o *Options) { o.TargetSelector = "app in (" }, "target selector"},
-		"empty selector":      {func(o *Options) { o.TargetSelector = "" }, "must select something"},
-		"empty field owner":   {func(o *Options) { o.FieldOwner = "" }, "field owner"},
-		"long field owner":    {func(o *Options) { o.FieldOwner = strings.Repeat("x", 129) }, "field owner"},
+		"bad namespace":       {func(o *cainject.Options) { o.Namespace = "Kube_System" }, "namespace"},
+		"empty secret name":   {func(o *cainject.Options) { o.SecretName = "" }, "secret name"},
+		"bad secret key":      {func(o *cainject.Options) { o.SecretKey = "ca/crt" }, "secret key"},
+		"bad configmap name":  {func(o *cainject.Options) { o.ConfigMapName = "-x" }, "configmap name"},
+		"unparsable selector": {func(o *cainject.Options) { o.TargetSelector = "app in (" }, "target selector"},
+		"empty selector":      {func(o *cainject.Options) { o.TargetSelector = "" }, "must select something"},
+		"empty field owner":   {func(o *cainject.Options) { o.FieldOwner = "" }, "field owner"},
+		"long field owner":    {func(o *cainject.Options) { o.FieldOwner = strings.Repeat("x", 129) }, "field owner"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			o := DefaultOptions()
+			o := cainject.DefaultOptions()
 			tc.mutate(&o)
 			err := o.Validate()
 			if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -38,7 +38,7 @@ import (
 	// The CA issuer's setup (checked by the ClusterIssuer controller) registers itself too.
 	_ "github.com/cert-manager/cert-manager/pkg/issuer/ca"
 
-	"antrea.io/antrea-issuer/internal/localcluster"
+	"antrea.io/antrea-issuer/e2e/internal/localcluster"
 	"antrea.io/antrea-issuer/internal/testenv"
 	"antrea.io/antrea-issuer/signer"
 )

@@ -1,13 +1,13 @@
 // Command chartgen rewrites the generated parts of the antrea-issuer chart (CRD templates from
 // config/crd, the README's values table from values.yaml). Run it from the repository root:
-// `go run ./charts/internal/cmd/chartgen` (or `make chart-docs`).
+// `go run ./hack/chartgen` (or `make chart-docs`).
 package main
 
 import (
 	"fmt"
 	"os"
 
-	"antrea.io/antrea-issuer/charts/internal/chartgen"
+	"antrea.io/antrea-issuer/internal/chartgen"
 )
 
 func main() {

@@ -1,6 +1,7 @@
-package cainject
+package cainject_test
 
 import (
+	"antrea.io/antrea-issuer/issuer/cainject"
 	"context"
 	"net/http"
 	"strconv"
@@ -16,7 +17,7 @@ import (
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"antrea.io/antrea-issuer/internal/antreasim"
+	"antrea.io/antrea-issuer/e2e/internal/antreasim"
 )
 
 // decoys are objects shaped like Antrea's targets but without its labels (or, for the CRD,
@@ -93,8 +94,8 @@ func (d *decoys) assertUntouched(ctx context.Context, t *testing.T, c client.Cli
 			}
 		}
 		for _, mf := range cur.GetManagedFields() {
-			if mf.Manager == DefaultFieldOwner {
-				t.Errorf("decoy %T %s has fields managed by %s", o, o.GetName(), DefaultFieldOwner)
+			if mf.Manager == cainject.DefaultFieldOwner {
+				t.Errorf("decoy %T %s has fields managed by %s", o, o.GetName(), cainject.DefaultFieldOwner)
 			}
 		}
 		name := o.GetName()
@@ -117,7 +118,7 @@ func TestWaitsForTheSecret(t *testing.T) {
 	h := startController(t, ctx)
 
 	eventually(t, 10*time.Second, "SecretNotFound reported", func() (bool, string) {
-		return problemMetric(t, ReasonSecretNotFound) == 1, "source_problem{SecretNotFound} still 0"
+		return problemMetric(t, cainject.ReasonSecretNotFound) == 1, "source_problem{SecretNotFound} still 0"
 	})
 	assertNothingWritten(ctx, t, env.Client, h)
 
@@ -127,7 +128,7 @@ func TestWaitsForTheSecret(t *testing.T) {
 	pending := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: antreasim.SecretName}, Type: corev1.SecretTypeOpaque}
 	putSecret(ctx, t, env.Client, pending)
 	eventually(t, 10*time.Second, "CAMissing reported", func() (bool, string) {
-		return problemMetric(t, ReasonCAMissing) == 1 && len(secretEvents(ctx, t, env.Client, string(ReasonCAMissing))) == 1,
+		return problemMetric(t, cainject.ReasonCAMissing) == 1 && len(secretEvents(ctx, t, env.Client, string(cainject.ReasonCAMissing))) == 1,
 			"no CAMissing metric and event yet"
 	})
 	assertNothingWritten(ctx, t, env.Client, h)
@@ -137,7 +138,7 @@ func TestWaitsForTheSecret(t *testing.T) {
 	putSecret(ctx, t, env.Client, issued)
 	took := waitAllCarry(ctx, t, env.Client, m.CA.CertPEM, 10*time.Second)
 	t.Logf("all %d targets carry ca.crt %s after %s (polled every 10 ms)", bundleSlots, fingerprint(m.CA.CertPEM), took)
-	if v := problemMetric(t, ReasonCAMissing); v != 0 {
+	if v := problemMetric(t, cainject.ReasonCAMissing); v != 0 {
 		t.Errorf("source_problem{CAMissing} = %v after the Secret was issued", v)
 	}
 }
@@ -182,12 +183,12 @@ func TestSyncsEveryTargetKind(t *testing.T) {
 		t.Errorf("antrea-ca labels = %v, want app=antrea", cm.Labels)
 	}
 	eventually(t, 5*time.Second, "target metrics", func() (bool, string) {
-		in, out, skipped := targetsMetric(t, StateInSync), targetsMetric(t, StateOutOfSync), targetsMetric(t, StateSkipped)
+		in, out, skipped := targetsMetric(t, cainject.StateInSync), targetsMetric(t, cainject.StateOutOfSync), targetsMetric(t, cainject.StateSkipped)
 		// ConfigMap + 3 APIServices + 2 mutating + 1 validating configurations + 1 CRD = 8.
 		return in == 8 && out == 0 && skipped == 1, "in_sync/out_of_sync/skipped = " + fmtFloats(in, out, skipped)
 	})
 	eventually(t, 5*time.Second, "CABundleSynced event", func() (bool, string) {
-		return len(secretEvents(ctx, t, env.Client, EventReasonSynced)) > 0, "no event yet"
+		return len(secretEvents(ctx, t, env.Client, cainject.EventReasonSynced)) > 0, "no event yet"
 	})
 
 	// A new CA (with its new leaf): everything follows.

@@ -1,6 +1,7 @@
-package cainject
+package cainject_test
 
 import (
+	"antrea.io/antrea-issuer/issuer/cainject"
 	"context"
 	"sort"
 	"strconv"
@@ -8,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"antrea.io/antrea-issuer/internal/antreasim"
+	"antrea.io/antrea-issuer/e2e/internal/antreasim"
 )
 
 // TestNoFightWithAntreaController runs a stand-in antrea-controller (rewriting antrea-ca, the
@@ -38,7 +39,7 @@ func TestNoFightWithAntreaController(t *testing.T) {
 	// The first sync is over once the controller has nothing left to do: its target metrics say
 	// every target is in sync.
 	eventually(t, 10*time.Second, "controller in sync", func() (bool, string) {
-		return targetsMetric(t, StateInSync) == 8 && targetsMetric(t, StateOutOfSync) == 0, "targets metric not in sync yet"
+		return targetsMetric(t, cainject.StateInSync) == 8 && targetsMetric(t, cainject.StateOutOfSync) == 0, "targets metric not in sync yet"
 	})
 	firstSync := h.requests.applies()
 	t.Logf("first sync, publisher already running: controller applies %s", describeCounts(firstSync))
@@ -67,7 +68,7 @@ func TestNoFightWithAntreaController(t *testing.T) {
 	putSecret(ctx, t, c, m2.CertManagerSecret(ns, antreasim.SecretName))
 	took := waitAllCarry(ctx, t, c, m2.CA.CertPEM, 10*time.Second)
 	eventually(t, 10*time.Second, "controller in sync after the CA change", func() (bool, string) {
-		return targetsMetric(t, StateInSync) == 8 && targetsMetric(t, StateOutOfSync) == 0, "targets metric not in sync yet"
+		return targetsMetric(t, cainject.StateInSync) == 8 && targetsMetric(t, cainject.StateOutOfSync) == 0, "targets metric not in sync yet"
 	})
 	pub2, writes2 := pub.Stats(), h.requests.applies()
 	rotation := diff(writes2, writes1)

@@ -1,6 +1,7 @@
-package cainject
+package cainject_test
 
 import (
+	"antrea.io/antrea-issuer/issuer/cainject"
 	"context"
 	"fmt"
 	"net/http"
@@ -18,7 +19,7 @@ import (
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"antrea.io/antrea-issuer/internal/antreasim"
+	"antrea.io/antrea-issuer/e2e/internal/antreasim"
 )
 
 var rbacMarker = regexp.MustCompile(`^\s*//\s*\+kubebuilder:rbac:(.+)$`)
@@ -134,10 +135,10 @@ func TestRBACMarkersSuffice(t *testing.T) {
 
 	waitAllCarry(ctx, t, c, m.CA.CertPEM, 15*time.Second)
 	eventually(t, 10*time.Second, "the refused APIService reported", func() (bool, string) {
-		failed := secretEvents(ctx, t, c, EventReasonSyncFailed)
-		out := targetsMetric(t, StateOutOfSync)
+		failed := secretEvents(ctx, t, c, cainject.EventReasonSyncFailed)
+		out := targetsMetric(t, cainject.StateOutOfSync)
 		if out != 1 || len(failed) == 0 {
-			return false, fmt.Sprintf("out_of_sync=%v, %d %s events", out, len(failed), EventReasonSyncFailed)
+			return false, fmt.Sprintf("out_of_sync=%v, %d %s events", out, len(failed), cainject.EventReasonSyncFailed)
 		}
 		return strings.Contains(failed[0].Note, extra.Name) && strings.Contains(failed[0].Note, "forbidden"), failed[0].Note
 	})
@@ -178,8 +179,8 @@ func assertNarrowRequests(t *testing.T, h *controllerHandle) {
 		}
 		if labelled[path] {
 			seen[path]++
-			if q.Get("labelSelector") != DefaultTargetSelector {
-				t.Errorf("GET %s: labelSelector %q, want %q", r.URL, q.Get("labelSelector"), DefaultTargetSelector)
+			if q.Get("labelSelector") != cainject.DefaultTargetSelector {
+				t.Errorf("GET %s: labelSelector %q, want %q", r.URL, q.Get("labelSelector"), cainject.DefaultTargetSelector)
 			}
 			continue
 		}
