@@ -46,7 +46,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(gens.Phase(), res.Leaf.DNSNames, res.Leaf.NotAfter.Sub(now), res.Truncated)
+	fmt.Println(gens.Phase(), res.Leaf.DNSNames, res.Leaf.NotAfter.Sub(res.Leaf.NotBefore), res.Truncated)
 	// Output: Steady [antrea.kube-system.svc antrea.kube-system.svc.cluster.local] 2160h0m0s false
 }
 

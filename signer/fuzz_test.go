@@ -239,6 +239,18 @@ func FuzzSignFromCSR(f *testing.F) {
 		if leaf.IsCA {
 			t.Fatalf("signed a CA")
 		}
+		// The lifetime is exactly the requested duration, backdated for clock skew, unless the
+		// CA chain ends first.
+		duration := time.Duration(hours) * time.Hour
+		if want := testNow.Add(-min(time.Minute, duration/60)); !leaf.NotBefore.Equal(want) {
+			t.Fatalf("NotBefore %s, want %s", leaf.NotBefore, want)
+		}
+		if !res.RequestedNotAfter.Equal(leaf.NotBefore.Add(duration)) {
+			t.Fatalf("RequestedNotAfter %s is not NotBefore + %s", res.RequestedNotAfter, duration)
+		}
+		if got := leaf.NotAfter.Sub(leaf.NotBefore); got != duration && !res.Truncated {
+			t.Fatalf("lifetime %s, want exactly %s", got, duration)
+		}
 		if leaf.NotAfter.After(ca.Cert.NotAfter) || leaf.NotAfter.After(fx.root.Cert.NotAfter) || leaf.NotAfter.After(res.RequestedNotAfter) {
 			t.Fatalf("leaf outlives its CA chain or the request")
 		}
@@ -247,7 +259,7 @@ func FuzzSignFromCSR(f *testing.F) {
 		}
 		// What was issued passes the policy that allowed the request.
 		issued := *leaf
-		issued.NotBefore, issued.NotAfter = testNow, res.RequestedNotAfter
+		issued.NotAfter = res.RequestedNotAfter
 		if err := policy.Evaluate(&issued); err != nil {
 			t.Fatalf("issued certificate violates the policy: %v", err)
 		}

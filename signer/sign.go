@@ -12,8 +12,15 @@ import (
 )
 
 // leafBackdate absorbs small clock skew between the issuer and the clients without making
-// the certificate look older than it is.
-const leafBackdate = time.Minute
+// the certificate look older than it is. The lifetime is exact (NotAfter - NotBefore is the
+// requested duration, as cert-manager checks and Kubernetes' CSR signer does for all but short
+// certificates), so the backdate comes out of the time left after signing; for a duration
+// under an hour it is cut to 1/backdateFraction of the duration, so that it never takes more
+// than that share (1.7%) of a short certificate's life.
+const (
+	leafBackdate     = time.Minute
+	backdateFraction = 60
+)
 
 // SignOptions tunes Sign.
 type SignOptions struct {
@@ -29,7 +36,7 @@ type Result struct {
 	ChainPEM          []byte    // leaf, then the CA chain (Active.Chain): cert-manager's tls.crt
 	CAPEM             []byte    // the trust bundle to publish as ca.crt
 	Truncated         bool      // NotAfter was cut to the CA chain's NotAfter
-	RequestedNotAfter time.Time // now + requested duration, before any truncation
+	RequestedNotAfter time.Time // NotBefore + the requested duration, before any truncation
 }
 
 // Sign issues a leaf certificate for template with ca. Only vetted fields of template are
@@ -37,10 +44,11 @@ type Result struct {
 // template, so extensions, policies or name constraints smuggled into the request never
 // reach the certificate. Sign does not apply the issuer's Policy: call Policy.Evaluate first.
 //
-// The requested duration is template.NotAfter - template.NotBefore; the leaf is valid from
-// now-1m (never before the CA) until now+duration, cut to the CA's NotAfter. bundle is
-// published as CAPEM and must contain a certificate of the CA's chain; empty means the CA
-// certificate alone.
+// The requested duration is template.NotAfter - template.NotBefore (only the difference
+// counts). The leaf is valid from now minus the clock-skew backdate (1 minute, less for
+// durations under an hour; never before the CA's NotBefore) for exactly that duration, cut to
+// the CA chain's earliest NotAfter. bundle is published as CAPEM and must contain a
+// certificate of the CA's chain; empty means the CA certificate alone.
 func Sign(now time.Time, ca *CA, bundle Bundle, template *x509.Certificate, opts SignOptions) (*Result, error) {
 	if ca == nil || ca.Cert == nil || ca.Key == nil {
 		return nil, newError(ErrCAUnusable, "no CA certificate and key to sign with")
@@ -83,11 +91,11 @@ func Sign(now time.Time, ca *CA, bundle Bundle, template *x509.Certificate, opts
 		return nil, newError(ErrInvalidDuration, "requested validity from %s to %s is not a positive duration", formatTime(template.NotBefore), formatTime(template.NotAfter))
 	}
 
-	notBefore := now.Add(-leafBackdate)
+	notBefore := now.Add(-min(leafBackdate, duration/backdateFraction))
 	if notBefore.Before(ca.Cert.NotBefore) {
 		notBefore = ca.Cert.NotBefore
 	}
-	requested := now.Add(duration)
+	requested := notBefore.Add(duration)
 	notAfter, truncated := requested, false
 	for _, c := range chain {
 		// A leaf outliving any certificate of its chain would stop verifying early anyway;

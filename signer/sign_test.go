@@ -67,10 +67,10 @@ func TestSignEachAlgorithm(t *testing.T) {
 			if leaf.SerialNumber.Sign() <= 0 || leaf.SerialNumber.BitLen() > 128 {
 				t.Errorf("serial %x", leaf.SerialNumber)
 			}
-			if !leaf.NotBefore.Equal(testNow.Add(-time.Minute)) || !leaf.NotAfter.Equal(testNow.Add(90*day)) || res.Truncated {
+			if !leaf.NotBefore.Equal(testNow.Add(-time.Minute)) || leaf.NotAfter.Sub(leaf.NotBefore) != 90*day || res.Truncated {
 				t.Errorf("validity %s..%s truncated=%v", leaf.NotBefore, leaf.NotAfter, res.Truncated)
 			}
-			if !res.RequestedNotAfter.Equal(testNow.Add(90 * day)) {
+			if !res.RequestedNotAfter.Equal(leaf.NotAfter) {
 				t.Errorf("RequestedNotAfter = %s", res.RequestedNotAfter)
 			}
 			if !slices.Equal(leaf.DNSNames, []string{antreaSvc, antreaFQDN}) ||
@@ -196,6 +196,8 @@ func TestSignRefusals(t *testing.T) {
 	}
 }
 
+// A leaf lives exactly its requested duration (cert-manager's conformance suite allows 30 s
+// either way), backdated for clock skew, unless the CA chain ends first.
 func TestSignValidity(t *testing.T) {
 	t.Parallel()
 	leafPub := testKey(t, "p256").Public()
@@ -210,39 +212,55 @@ func TestSignValidity(t *testing.T) {
 	shortRoot := makeCA(t, certSpec{cn: "short-root", notAfter: testNow.Add(20 * day)}, nil)
 	longInter := makeCA(t, certSpec{cn: "long-intermediate", notAfter: testNow.Add(60 * day)}, shortRoot)
 	ca := testCA(t, ECDSAP256)
+	ago := func(d time.Duration) time.Time { return testNow.Add(-d) }
 
 	tests := map[string]struct {
 		ca            *CA
-		from, to      time.Time // the template's NotBefore/NotAfter
+		from          time.Time     // the template's NotBefore, testNow when zero
+		duration      time.Duration // the template's NotAfter - NotBefore
 		opts          SignOptions
 		wantNotBefore time.Time
-		wantNotAfter  time.Time
+		wantNotAfter  time.Time // zero: wantNotBefore + duration
 		wantTruncated bool
 	}{
-		"within the CA":                  {ca: ca, from: testNow, to: testNow.Add(90 * day), wantNotBefore: testNow.Add(-time.Minute), wantNotAfter: testNow.Add(90 * day)},
-		"only the duration counts":       {ca: ca, from: testNow.Add(-5 * 365 * day), to: testNow.Add(-5*365*day + 2*time.Hour), wantNotBefore: testNow.Add(-time.Minute), wantNotAfter: testNow.Add(2 * time.Hour)},
-		"beyond the CA is truncated":     {ca: short, from: testNow, to: testNow.Add(90 * day), wantNotBefore: testNow.Add(-time.Minute), wantNotAfter: testNow.Add(30 * day), wantTruncated: true},
-		"ending with the CA is not":      {ca: short, from: testNow, to: testNow.Add(30 * day), wantNotBefore: testNow.Add(-time.Minute), wantNotAfter: testNow.Add(30 * day)},
-		"enough CA left":                 {ca: short, from: testNow, to: testNow.Add(day), opts: SignOptions{MinCARemaining: 29 * day}, wantNotBefore: testNow.Add(-time.Minute), wantNotAfter: testNow.Add(day)},
-		"never before the CA":            {ca: fresh, from: testNow, to: testNow.Add(day), wantNotBefore: testNow.Add(-30 * time.Second), wantNotAfter: testNow.Add(day)},
-		"truncated at the issuer's root": {ca: longInter, from: testNow, to: testNow.Add(90 * day), wantNotBefore: testNow.Add(-time.Minute), wantNotAfter: testNow.Add(20 * day), wantTruncated: true},
+		"90 days":                        {ca: ca, duration: 90 * day, wantNotBefore: ago(time.Minute)},
+		"only the duration counts":       {ca: ca, from: testNow.Add(-5 * 365 * day), duration: 2 * time.Hour, wantNotBefore: ago(time.Minute)},
+		"one hour: the whole backdate":   {ca: ca, duration: time.Hour, wantNotBefore: ago(time.Minute)},
+		"30 minutes: a 60th as backdate": {ca: ca, duration: 30 * time.Minute, wantNotBefore: ago(30 * time.Second)},
+		"one minute: one second":         {ca: ca, duration: time.Minute, wantNotBefore: ago(time.Second)},
+		"beyond the CA is truncated":     {ca: short, duration: 90 * day, wantNotBefore: ago(time.Minute), wantNotAfter: testNow.Add(30 * day), wantTruncated: true},
+		"the CA's length is not":         {ca: short, duration: 30 * day, wantNotBefore: ago(time.Minute)},
+		"enough CA left":                 {ca: short, duration: day, opts: SignOptions{MinCARemaining: 29 * day}, wantNotBefore: ago(time.Minute)},
+		"never before the CA":            {ca: fresh, duration: day, wantNotBefore: ago(30 * time.Second)},
+		"truncated at the issuer's root": {ca: longInter, duration: 90 * day, wantNotBefore: ago(time.Minute), wantNotAfter: testNow.Add(20 * day), wantTruncated: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			tmpl := leafTemplate(leafPub)
-			tmpl.NotBefore, tmpl.NotAfter = tc.from, tc.to
+			if !tc.from.IsZero() {
+				tmpl.NotBefore = tc.from
+			}
+			tmpl.NotAfter = tmpl.NotBefore.Add(tc.duration)
 			res, err := Sign(testNow, tc.ca, Bundle{}, tmpl, tc.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !res.Leaf.NotBefore.Equal(tc.wantNotBefore) || !res.Leaf.NotAfter.Equal(tc.wantNotAfter) {
-				t.Errorf("validity %s..%s, want %s..%s", res.Leaf.NotBefore, res.Leaf.NotAfter, tc.wantNotBefore, tc.wantNotAfter)
+			wantNotAfter := tc.wantNotAfter
+			if wantNotAfter.IsZero() {
+				wantNotAfter = tc.wantNotBefore.Add(tc.duration)
+			}
+			leaf := res.Leaf
+			if !leaf.NotBefore.Equal(tc.wantNotBefore) || !leaf.NotAfter.Equal(wantNotAfter) {
+				t.Errorf("validity %s..%s, want %s..%s", leaf.NotBefore, leaf.NotAfter, tc.wantNotBefore, wantNotAfter)
 			}
 			if res.Truncated != tc.wantTruncated {
 				t.Errorf("Truncated = %v", res.Truncated)
 			}
-			if want := testNow.Add(tc.to.Sub(tc.from)); !res.RequestedNotAfter.Equal(want) {
+			if got := leaf.NotAfter.Sub(leaf.NotBefore); !res.Truncated && got != tc.duration {
+				t.Errorf("lifetime %s, want exactly %s", got, tc.duration)
+			}
+			if want := leaf.NotBefore.Add(tc.duration); !res.RequestedNotAfter.Equal(want) {
 				t.Errorf("RequestedNotAfter = %s, want %s", res.RequestedNotAfter, want)
 			}
 			if err := verifyServerCert(t, res, NewBundle(tc.ca.Chain[len(tc.ca.Chain)-1]), testNow); err != nil {
