@@ -320,7 +320,7 @@ func FuzzPolicyEvaluate(f *testing.F) {
 	base := AntreaPolicy("kube-system", "")
 	f.Fuzz(func(t *testing.T, name string, wildcards bool, label string) {
 		patterned := base
-		patterned.DNSNames = []string{"antrea.*.svc", "*.example.com", "xn--bcher-kva.example.org", "a.*.*.d"}
+		patterned.DNSNames = []string{"antrea.*.svc", "*.example.com", "xn--bcher-kva.example.org", "a.*.*.d", "*"}
 		patterned.AllowWildcards = wildcards
 		for _, p := range []Policy{base, patterned} {
 			evaluate := func(n string) error { return p.Evaluate(request(names(n))) }
@@ -363,7 +363,7 @@ func FuzzPolicyEvaluate(f *testing.F) {
 		}
 		// Completeness: every expansion with a valid, non-IDN label is accepted.
 		if regexp.MustCompile(`^`+labelRE+`$`).MatchString(strings.ToLower(label)) && !strings.HasPrefix(strings.ToLower(label), "xn--") {
-			for _, n := range []string{"antrea." + label + ".svc", label + ".example.com", "a." + label + "." + label + ".d"} {
+			for _, n := range []string{"antrea." + label + ".svc", label + ".example.com", "a." + label + "." + label + ".d", label} {
 				if err := patterned.Evaluate(request(names(n))); err != nil {
 					t.Fatalf("refused expansion %q: %v", n, err)
 				}

@@ -55,7 +55,9 @@ func nameSyntaxProblem(name string, allowWildcards bool) string {
 	return ""
 }
 
-// patternProblem validates a policy pattern: a DNS name whose labels may be "*".
+// patternProblem validates a policy pattern: a DNS name whose labels may be "*". A pattern
+// of stars only ("*", "*.*") is valid: it is the policy author's explicit choice of any name
+// with that many labels.
 func patternProblem(pattern string) string {
 	if pattern == "" {
 		return "it is empty"
@@ -71,7 +73,6 @@ func patternProblem(pattern string) string {
 	if pattern[len(pattern)-1] == '.' {
 		return "it has a trailing dot"
 	}
-	literal := 0
 	for _, l := range strings.Split(pattern, ".") {
 		switch {
 		case l == "":
@@ -84,10 +85,6 @@ func patternProblem(pattern string) string {
 		if p := labelProblem(l); p != "" {
 			return p
 		}
-		literal++
-	}
-	if literal == 0 {
-		return "it has no literal label, so it would match almost any name"
 	}
 	return ""
 }

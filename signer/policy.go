@@ -18,7 +18,13 @@ const (
 	AntreaMaxDuration = 397 * 24 * time.Hour
 	// DefaultClusterDomain is Kubernetes' default cluster domain.
 	DefaultClusterDomain = "cluster.local"
+	// antreaServiceName is the name of Antrea's Service, the common name in Antrea's
+	// documented cert-manager Certificate.
+	antreaServiceName = "antrea"
 )
+
+// caKeyUsages are the key usages only a CA certificate carries.
+const caKeyUsages = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
 
 // Policy decides which requests an issuer signs.
 type Policy struct {
@@ -29,21 +35,30 @@ type Policy struct {
 	DNSNames []string
 	// CommonNames are the allowed subject CNs, same syntax; empty means DNSNames. An
 	// empty CN is always allowed.
-	CommonNames         []string
+	CommonNames []string
+	// DNSNamesOptional lets a request carry no DNS name when it names itself otherwise (a
+	// common name, an IP address, a URI or an email address, each as the policy allows). The
+	// zero value keeps the strict rule: every request carries at least one DNS name.
+	DNSNamesOptional    bool
 	AllowIPAddresses    bool
 	AllowURIs           bool
 	AllowEmailAddresses bool
 	AllowWildcards      bool
-	KeyUsages           x509.KeyUsage      // allowed set; requesting a subset is fine
-	ExtKeyUsages        []x509.ExtKeyUsage // allowed set
-	MinDuration         time.Duration      // 0 means DefaultMinDuration
-	MaxDuration         time.Duration      // 0 means no maximum (Sign still stops at the CA's expiry)
+	// KeyUsages and ExtKeyUsages are the allowed sets; requesting a subset is fine. They may
+	// hold every usage, but cert sign and CRL sign are never signed (this issuer signs only
+	// leaf certificates), whatever they hold.
+	KeyUsages    x509.KeyUsage
+	ExtKeyUsages []x509.ExtKeyUsage
+	MinDuration  time.Duration // 0 means DefaultMinDuration
+	MaxDuration  time.Duration // 0 means no maximum (Sign still stops at the CA's expiry)
 }
 
 // AntreaPolicy allows exactly the certificate Antrea's controller serves: DNS names
 // antrea.<ns>.svc and antrea.<ns>.svc.<clusterDomain> (clusterDomain defaults to
-// cluster.local), key usages digital signature and key encipherment, server auth, no IP,
-// URI, email or wildcard SANs, a duration between 1 hour and 397 days.
+// cluster.local), at least one of them required; as common name one of those or "antrea",
+// the Service's name, which Antrea's documented Certificate uses; key usages digital signature
+// and key encipherment, server auth, no IP, URI, email or wildcard SANs, a duration between 1
+// hour and 397 days.
 func AntreaPolicy(namespace, clusterDomain string) Policy {
 	if clusterDomain == "" {
 		clusterDomain = DefaultClusterDomain
@@ -52,6 +67,7 @@ func AntreaPolicy(namespace, clusterDomain string) Policy {
 	svc := "antrea." + namespace + ".svc"
 	return Policy{
 		DNSNames:     []string{svc, svc + "." + clusterDomain},
+		CommonNames:  []string{antreaServiceName, svc, svc + "." + clusterDomain},
 		KeyUsages:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		MinDuration:  DefaultMinDuration,
@@ -62,7 +78,9 @@ func AntreaPolicy(namespace, clusterDomain string) Policy {
 // Violation is one reason a request is refused. Reason is a complete phrase that names
 // the value, so PolicyError can list reasons as they are.
 type Violation struct {
-	Field  string // the template field: isCA, commonName, dnsNames, ipAddresses, uris, emailAddresses, keyUsages, extKeyUsages, duration
+	// Field is the template field: isCA, commonName, dnsNames, identity, ipAddresses, uris,
+	// emailAddresses, keyUsages, extKeyUsages, duration.
+	Field  string
 	Value  string // the offending value, "" when the problem is an absence
 	Reason string
 }
@@ -135,8 +153,12 @@ func (p Policy) Evaluate(template *x509.Certificate) error {
 			add("commonName", cn, "common name %s %s", quote(cn), r)
 		}
 	}
-	if len(template.DNSNames) == 0 {
+	switch {
+	case len(template.DNSNames) > 0:
+	case !p.DNSNamesOptional:
 		add("dnsNames", "", "no DNS names were requested (allowed: %s)", listOrNone(p.DNSNames))
+	case template.Subject.CommonName == "" && len(template.IPAddresses) == 0 && len(template.URIs) == 0 && len(template.EmailAddresses) == 0:
+		add("identity", "", "the request names no identity: no common name, DNS name, IP address, URI or email address")
 	}
 	for _, n := range template.DNSNames {
 		if r := p.nameRefusal(n, p.DNSNames); r != "" {
@@ -166,8 +188,15 @@ func (p Policy) Evaluate(template *x509.Certificate) error {
 		}
 		add("emailAddresses", strings.Join(emails, ", "), "email address SANs are not allowed (requested: %s)", strings.Join(emails, ", "))
 	}
-	for _, b := range keyUsageBits(template.KeyUsage &^ p.KeyUsages) {
-		add("keyUsages", keyUsageName(b), "key usage %q is not allowed (allowed: %s)", keyUsageName(b), keyUsageList(p.KeyUsages))
+	for i := range 63 { // keyUsageBits without its slice: Evaluate runs for every request
+		b := x509.KeyUsage(1) << i
+		switch {
+		case template.KeyUsage&b == 0:
+		case b&caKeyUsages != 0:
+			add("keyUsages", keyUsageName(b), "key usage %q is reserved for CA certificates; this issuer signs only leaf certificates", keyUsageName(b))
+		case p.KeyUsages&b == 0:
+			add("keyUsages", keyUsageName(b), "key usage %q is not allowed (allowed: %s)", keyUsageName(b), keyUsageList(p.KeyUsages&^caKeyUsages))
+		}
 	}
 	for _, u := range template.ExtKeyUsage {
 		if !slices.Contains(p.ExtKeyUsages, u) {
@@ -209,8 +238,12 @@ func (p Policy) nameRefusal(name string, patterns []string) string {
 // Validate reports whether the policy itself is sane, listing every problem.
 func (p Policy) Validate() error {
 	var problems []string
-	if len(p.DNSNames) == 0 {
-		problems = append(problems, "no DNS names are allowed, so every request would be refused")
+	switch {
+	case len(p.DNSNames) > 0:
+	case !p.DNSNamesOptional:
+		problems = append(problems, "no DNS names are allowed but every request must carry one, so every request would be refused")
+	case len(p.CommonNames) == 0 && !p.AllowIPAddresses && !p.AllowURIs && !p.AllowEmailAddresses:
+		problems = append(problems, "no DNS names, common names, IP addresses, URIs or email addresses are allowed, so every request would be refused")
 	}
 	for _, pat := range p.DNSNames {
 		if pr := patternProblem(pat); pr != "" {
@@ -231,20 +264,14 @@ func (p Policy) Validate() error {
 	if p.MaxDuration > 0 && p.minDuration() > p.MaxDuration {
 		problems = append(problems, fmt.Sprintf("the minimum duration %s is longer than the maximum %s", humanDuration(p.minDuration()), humanDuration(p.MaxDuration)))
 	}
-	if p.KeyUsages&(x509.KeyUsageCertSign|x509.KeyUsageCRLSign) != 0 {
-		problems = append(problems, "the key usages cert sign and crl sign are reserved for CA certificates")
-	}
 	for _, b := range keyUsageBits(p.KeyUsages) {
 		if _, ok := keyUsageNames[b]; !ok {
 			problems = append(problems, fmt.Sprintf("key usage bit %d is unknown", int(b)))
 		}
 	}
 	for _, u := range p.ExtKeyUsages {
-		switch _, known := extKeyUsageNames[u]; {
-		case !known:
+		if _, known := extKeyUsageNames[u]; !known {
 			problems = append(problems, fmt.Sprintf("extended key usage %d is unknown", int(u)))
-		case u == x509.ExtKeyUsageAny:
-			problems = append(problems, `extended key usage "any" would let certificates serve any purpose`)
 		}
 	}
 	if len(problems) == 0 {

@@ -140,7 +140,14 @@ func TestPolicyEvaluate(t *testing.T) {
 	withCN.CommonNames = []string{"antrea"}
 	open := antrea
 	open.AllowIPAddresses, open.AllowURIs, open.AllowEmailAddresses, open.MaxDuration, open.MinDuration = true, true, true, 0, 0
+	// permissive is the most a policy allows: what cert-manager's Certificates express, short
+	// of a CA.
+	permissive := Policy{
+		DNSNames: starPatterns(6), DNSNamesOptional: true, AllowIPAddresses: true, AllowURIs: true, AllowEmailAddresses: true,
+		AllowWildcards: true, KeyUsages: everyKeyUsage(), ExtKeyUsages: everyExtKeyUsage(),
+	}
 	spiffe, _ := url.Parse("spiffe://cluster.local/ns/kube-system/sa/antrea")
+	noSANs := func(c *x509.Certificate) { c.DNSNames = nil }
 	dur := func(d time.Duration) func(*x509.Certificate) {
 		return func(c *x509.Certificate) { c.NotAfter = c.NotBefore.Add(d) }
 	}
@@ -153,6 +160,22 @@ func TestPolicyEvaluate(t *testing.T) {
 	}{
 		"antrea request":           {policy: antrea},
 		"CN equal to a DNS name":   {policy: antrea, mod: func(c *x509.Certificate) { c.Subject.CommonName = antreaFQDN }},
+		"CN antrea (Antrea's doc)": {policy: antrea, mod: func(c *x509.Certificate) { c.Subject.CommonName = "antrea" }},
+		"CN antrea, no DNS names":  {policy: antrea, mod: func(c *x509.Certificate) { c.Subject.CommonName, c.DNSNames = "antrea", nil }, want: []Violation{{Field: "dnsNames"}}},
+		"CN only, DNS optional":    {policy: permissive, mod: func(c *x509.Certificate) { c.Subject.CommonName, c.DNSNames = "test-common-name-abc", nil }},
+		"IP only, DNS optional":    {policy: permissive, mod: func(c *x509.Certificate) { c.DNSNames, c.IPAddresses = nil, []net.IP{net.IPv4(127, 0, 0, 1)} }},
+		"URI only, DNS optional":   {policy: permissive, mod: func(c *x509.Certificate) { c.DNSNames, c.URIs = nil, []*url.URL{spiffe} }},
+		"email only, DNS optional": {policy: permissive, mod: func(c *x509.Certificate) { c.DNSNames, c.EmailAddresses = nil, []string{"alice@example.com"} }},
+		"no identity at all":       {policy: permissive, mod: noSANs, want: []Violation{{Field: "identity"}}},
+		"wildcard CN, permissive":  {policy: permissive, mod: func(c *x509.Certificate) { c.Subject.CommonName = "*.x.foo-long.bar.com" }},
+		"CN not a host name":       {policy: permissive, mod: func(c *x509.Certificate) { c.Subject.CommonName = "My Service" }, want: []Violation{{Field: "commonName", Value: "My Service"}}},
+		"every usage but the CA's": {policy: permissive, mod: func(c *x509.Certificate) {
+			c.KeyUsage, c.ExtKeyUsage = everyKeyUsage()&^caKeyUsages, everyExtKeyUsage()
+		}},
+		"CA usages, even allowed": {
+			policy: permissive, mod: func(c *x509.Certificate) { c.KeyUsage = everyKeyUsage() },
+			want: []Violation{{Field: "keyUsages", Value: "cert sign"}, {Field: "keyUsages", Value: "crl sign"}},
+		},
 		"foreign CN":               {policy: antrea, mod: func(c *x509.Certificate) { c.Subject.CommonName = "evil" }, want: []Violation{{Field: "commonName", Value: "evil"}}},
 		"CN from CommonNames":      {policy: withCN, mod: func(c *x509.Certificate) { c.Subject.CommonName = "antrea" }},
 		"CN only from CommonNames": {policy: withCN, mod: func(c *x509.Certificate) { c.Subject.CommonName = antreaSvc }, want: []Violation{{Field: "commonName", Value: antreaSvc}}},
@@ -262,6 +285,14 @@ func TestPolicyErrorMessage(t *testing.T) {
 			mod:  func(c *x509.Certificate) { c.NotAfter = c.NotBefore.Add(400 * day) },
 			want: `request violates the issuer's policy: the requested duration 400 days is longer than the maximum 397 days`,
 		},
+		"foreign common name": {
+			mod:  func(c *x509.Certificate) { c.Subject.CommonName = "evil" },
+			want: `request violates the issuer's policy: common name "evil" is not allowed (allowed: antrea, antrea.kube-system.svc, antrea.kube-system.svc.cluster.local)`,
+		},
+		"CA usage": {
+			mod:  func(c *x509.Certificate) { c.KeyUsage |= x509.KeyUsageCertSign | x509.KeyUsageDecipherOnly },
+			want: `request violates the issuer's policy: key usage "cert sign" is reserved for CA certificates; this issuer signs only leaf certificates; key usage "decipher only" is not allowed (allowed: digital signature, key encipherment)`,
+		},
 		"no names": {
 			mod:  names(),
 			want: `request violates the issuer's policy: no DNS names were requested (allowed: antrea.kube-system.svc, antrea.kube-system.svc.cluster.local)`,
@@ -294,20 +325,28 @@ func TestPolicyValidate(t *testing.T) {
 		"antrea, custom domain": {policy: AntreaPolicy("antrea", "corp.example.")},
 		"patterns":              {policy: mod(func(p *Policy) { p.DNSNames = []string{"antrea.*.svc", "*.svc.cluster.local"} })},
 		"no namespace":          {policy: AntreaPolicy("", ""), wantMsg: `DNS name pattern "antrea..svc" is invalid: it has an empty label`},
-		"no DNS names":          {policy: mod(func(p *Policy) { p.DNSNames = nil }), wantMsg: "every request would be refused"},
-		"partial-label star":    {policy: mod(func(p *Policy) { p.DNSNames = []string{"antrea-*.svc"} }), wantMsg: "'*' must be a whole label"},
-		"only stars":            {policy: mod(func(p *Policy) { p.DNSNames = []string{"*.*"} }), wantMsg: "no literal label"},
-		"trailing dot":          {policy: mod(func(p *Policy) { p.DNSNames = []string{"antrea.svc."} }), wantMsg: "trailing dot"},
-		"non-ASCII pattern":     {policy: mod(func(p *Policy) { p.DNSNames = []string{"b\u00fccher.example"} }), wantMsg: "non-ASCII"},
-		"bad CN pattern":        {policy: mod(func(p *Policy) { p.CommonNames = []string{"a b"} }), wantMsg: `common name pattern "a b" is invalid`},
-		"min above max":         {policy: mod(func(p *Policy) { p.MinDuration, p.MaxDuration = 48*time.Hour, 24*time.Hour }), wantMsg: "the minimum duration 2 days is longer than the maximum 24h0m0s"},
-		"default min above max": {policy: mod(func(p *Policy) { p.MinDuration, p.MaxDuration = 0, 30*time.Minute }), wantMsg: "longer than the maximum"},
-		"negative min":          {policy: mod(func(p *Policy) { p.MinDuration = -time.Hour }), wantMsg: "negative"},
-		"negative max":          {policy: mod(func(p *Policy) { p.MaxDuration = -time.Hour }), wantMsg: "negative"},
-		"CA key usage":          {policy: mod(func(p *Policy) { p.KeyUsages |= x509.KeyUsageCertSign }), wantMsg: "reserved for CA certificates"},
-		"unknown key usage bit": {policy: mod(func(p *Policy) { p.KeyUsages |= 1 << 12 }), wantMsg: "key usage bit 4096 is unknown"},
-		"any ext key usage":     {policy: mod(func(p *Policy) { p.ExtKeyUsages = []x509.ExtKeyUsage{x509.ExtKeyUsageAny} }), wantMsg: `"any"`},
-		"unknown ext key usage": {policy: mod(func(p *Policy) { p.ExtKeyUsages = []x509.ExtKeyUsage{99} }), wantMsg: "extended key usage 99 is unknown"},
+		"no DNS names":          {policy: mod(func(p *Policy) { p.DNSNames = nil }), wantMsg: "no DNS names are allowed but every request must carry one"},
+		"optional DNS names, CNs only": {policy: mod(func(p *Policy) {
+			p.DNSNames, p.DNSNamesOptional, p.CommonNames = nil, true, []string{"*"}
+		})},
+		"optional DNS names, IPs only": {policy: mod(func(p *Policy) {
+			p.DNSNames, p.DNSNamesOptional, p.CommonNames, p.AllowIPAddresses = nil, true, nil, true
+		})},
+		"optional DNS names, no identity at all": {policy: mod(func(p *Policy) { p.DNSNames, p.DNSNamesOptional, p.CommonNames = nil, true, nil }), wantMsg: "no DNS names, common names, IP addresses, URIs or email addresses are allowed"},
+		"partial-label star":                     {policy: mod(func(p *Policy) { p.DNSNames = []string{"antrea-*.svc"} }), wantMsg: "'*' must be a whole label"},
+		"star alone":                             {policy: mod(func(p *Policy) { p.DNSNames, p.CommonNames = []string{"*"}, []string{"*", "*.*"} })},
+		"stars only":                             {policy: mod(func(p *Policy) { p.DNSNames = []string{"*.*", "*.*.*"} })},
+		"star with an empty label":               {policy: mod(func(p *Policy) { p.DNSNames = []string{"*..*"} }), wantMsg: "empty label"},
+		"trailing dot":                           {policy: mod(func(p *Policy) { p.DNSNames = []string{"antrea.svc."} }), wantMsg: "trailing dot"},
+		"non-ASCII pattern":                      {policy: mod(func(p *Policy) { p.DNSNames = []string{"b\u00fccher.example"} }), wantMsg: "non-ASCII"},
+		"bad CN pattern":                         {policy: mod(func(p *Policy) { p.CommonNames = []string{"a b"} }), wantMsg: `common name pattern "a b" is invalid`},
+		"min above max":                          {policy: mod(func(p *Policy) { p.MinDuration, p.MaxDuration = 48*time.Hour, 24*time.Hour }), wantMsg: "the minimum duration 2 days is longer than the maximum 24h0m0s"},
+		"default min above max":                  {policy: mod(func(p *Policy) { p.MinDuration, p.MaxDuration = 0, 30*time.Minute }), wantMsg: "longer than the maximum"},
+		"negative min":                           {policy: mod(func(p *Policy) { p.MinDuration = -time.Hour }), wantMsg: "negative"},
+		"negative max":                           {policy: mod(func(p *Policy) { p.MaxDuration = -time.Hour }), wantMsg: "negative"},
+		"every usage":                            {policy: mod(func(p *Policy) { p.KeyUsages, p.ExtKeyUsages = everyKeyUsage(), everyExtKeyUsage() })},
+		"unknown key usage bit":                  {policy: mod(func(p *Policy) { p.KeyUsages |= 1 << 12 }), wantMsg: "key usage bit 4096 is unknown"},
+		"unknown ext key usage":                  {policy: mod(func(p *Policy) { p.ExtKeyUsages = []x509.ExtKeyUsage{99} }), wantMsg: "extended key usage 99 is unknown"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -339,9 +378,64 @@ func TestAntreaPolicyNames(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			if got := AntreaPolicy(tc.ns, tc.domain).DNSNames; !slices.Equal(got, tc.want) {
-				t.Errorf("DNSNames = %v, want %v", got, tc.want)
+			p := AntreaPolicy(tc.ns, tc.domain)
+			if !slices.Equal(p.DNSNames, tc.want) {
+				t.Errorf("DNSNames = %v, want %v", p.DNSNames, tc.want)
+			}
+			// Antrea's Service name is a common name too: Antrea's documented Certificate uses it.
+			if want := append([]string{"antrea"}, tc.want...); !slices.Equal(p.CommonNames, want) {
+				t.Errorf("CommonNames = %v, want %v", p.CommonNames, want)
+			}
+			if p.DNSNamesOptional || p.AllowIPAddresses || p.AllowURIs || p.AllowEmailAddresses || p.AllowWildcards {
+				t.Errorf("AntreaPolicy is not strict: %+v", p)
+			}
+			if err := p.Validate(); err != nil {
+				t.Error(err)
 			}
 		})
 	}
+}
+
+// starPatterns allows every name of up to n labels: "*", "*.*", ...
+func starPatterns(n int) []string {
+	var out []string
+	for i := 1; i <= n; i++ {
+		out = append(out, strings.TrimSuffix(strings.Repeat("*.", i), "."))
+	}
+	return out
+}
+
+func everyKeyUsage() x509.KeyUsage {
+	var ku x509.KeyUsage
+	for b := range keyUsageNames {
+		ku |= b
+	}
+	return ku
+}
+
+func everyExtKeyUsage() []x509.ExtKeyUsage {
+	var ekus []x509.ExtKeyUsage
+	for u := range extKeyUsageNames {
+		ekus = append(ekus, u)
+	}
+	slices.Sort(ekus)
+	return ekus
+}
+
+// Patterns made of stars alone are a policy author's explicit choice; '*' still matches one
+// label, never an IDN label.
+func TestPolicyStarPatterns(t *testing.T) {
+	t.Parallel()
+	p := AntreaPolicy("kube-system", "")
+	p.DNSNames = []string{"*", "*.*"}
+	runNameCases(t, p, map[string]policyCase{
+		"one label":             {names: []string{"antrea"}},
+		"two labels":            {names: []string{"antrea.svc"}},
+		"three labels":          {names: []string{"antrea.kube-system.svc"}, want: "is not allowed (allowed: *, *.*)"},
+		"IDN label":             {names: []string{"xn--p1ai"}, want: "is not allowed (allowed: *, *.*)"},
+		"requested wildcard":    {names: []string{"*.svc"}, want: "wildcard names are not allowed"},
+		"still a host name":     {names: []string{"a_b"}, want: "contains the character '_'"},
+		"still ASCII":           {names: []string{"\u0430ntrea"}, want: "non-ASCII"},
+		"still no trailing dot": {names: []string{"antrea."}, want: "trailing dot"},
+	})
 }
