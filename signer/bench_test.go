@@ -3,6 +3,8 @@ package signer
 import (
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"testing"
 )
 
@@ -84,6 +86,25 @@ func BenchmarkTemplateFromCSR(b *testing.B) {
 	for b.Loop() {
 		if _, err := TemplateFromCSR(csr, testNow, 90*day, x509.KeyUsageDigitalSignature, nil); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRequestViolations checks the request cert-manager sends for Antrea's documented
+// Certificate (CN, two DNS names, key usage and extended key usage extensions). Its subject
+// parsing is also what Sign adds for a template that carries the CSR's RawSubject.
+func BenchmarkRequestViolations(b *testing.B) {
+	csr := parsedCSR(b, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: "antrea"}, DNSNames: []string{antreaSvc, antreaFQDN},
+		ExtraExtensions: []pkix.Extension{
+			{Id: oidKeyUsage, Critical: true, Value: mustMarshal(b, asn1.BitString{Bytes: []byte{0xa0}, BitLength: 3}, "")},
+			{Id: oidExtKeyUsage, Value: mustMarshal(b, []asn1.ObjectIdentifier{oidServerEKU}, "")},
+		},
+	})
+	b.ReportAllocs()
+	for b.Loop() {
+		if vs := RequestViolations(csr); vs != nil {
+			b.Fatal(vs)
 		}
 	}
 }

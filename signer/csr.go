@@ -16,8 +16,9 @@ var oidBasicConstraints = asn1.ObjectIdentifier{2, 5, 29, 19}
 // TemplateFromCSR turns a PEM certificate request into a template for Policy.Evaluate and
 // Sign, valid from now for duration with the given usages. It is a small pure helper for
 // tests and fuzzing; in production cert-manager builds the template from its request.
-// Only the subject, SANs and public key come from the CSR, plus IsCA when the CSR asks for
-// basicConstraints CA:TRUE, so that the policy can refuse it explicitly.
+// Only the subject (parsed and raw, as cert-manager's template has them), SANs and public key
+// come from the CSR, plus IsCA when the CSR asks for basicConstraints CA:TRUE, so that the
+// policy can refuse it explicitly. RequestViolations says what else the CSR asks for.
 func TemplateFromCSR(csrPEM []byte, now time.Time, duration time.Duration, ku x509.KeyUsage, eku []x509.ExtKeyUsage) (*x509.Certificate, error) {
 	if len(csrPEM) > MaxCSRSize {
 		return nil, newError(ErrCSRTooLarge, "certificate request is %d bytes, more than the %d allowed", len(csrPEM), MaxCSRSize)
@@ -52,6 +53,7 @@ func TemplateFromCSR(csrPEM []byte, now time.Time, duration time.Duration, ku x5
 	}
 	return &x509.Certificate{
 		Subject:               csr.Subject,
+		RawSubject:            csr.RawSubject,
 		DNSNames:              csr.DNSNames,
 		IPAddresses:           csr.IPAddresses,
 		URIs:                  csr.URIs,

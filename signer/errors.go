@@ -39,6 +39,8 @@ var (
 	ErrInvalidPublicKey = errors.New("invalid public key")
 	ErrNoIdentity       = errors.New("request has no identity")
 	ErrSigningFailed    = errors.New("signing failed")
+	// A RawSubject holding what Sign does not copy (RequestViolations names it before signing).
+	ErrUnsupportedSubject = errors.New("unsupported certificate subject")
 
 	// Certificate signing requests.
 	ErrCSRTooLarge     = errors.New("certificate request too large")

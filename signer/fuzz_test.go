@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -30,7 +31,7 @@ var sentinels = []error{
 	ErrAmbiguousKey, ErrKeyMismatch, ErrNotCA, ErrNoCertSign, ErrCANotYetValid, ErrCAExpired, ErrBrokenChain,
 	ErrInvalidCAOptions, ErrInvalidGenerations, ErrCAUnusable, ErrBundleMismatch, ErrInvalidDuration,
 	ErrCARequested, ErrInvalidPublicKey, ErrNoIdentity, ErrSigningFailed, ErrCSRTooLarge, ErrMalformedCSR,
-	ErrBadCSRSignature, ErrPolicyViolation, ErrInvalidPolicy,
+	ErrBadCSRSignature, ErrPolicyViolation, ErrInvalidPolicy, ErrUnsupportedSubject,
 }
 
 // stdPEM is the reference rendering appendPEM must reproduce.
@@ -176,6 +177,7 @@ func csrDER(t testing.TB, key crypto.Signer, req *x509.CertificateRequest) []byt
 func FuzzSignFromCSR(f *testing.F) {
 	fx := fuzzFixtures(f)
 	spiffe, _ := url.Parse("spiffe://cluster.local/ns/kube-system/sa/antrea")
+	literal := marshalSubject(f, rdn(attr(oidCN, antreaSvc)), rdn(attr(oidOU, "b"), attr(oidOU, "a")), rdn(attr(oidO, "Corp.")))
 	seeds := []*x509.CertificateRequest{
 		{DNSNames: []string{antreaSvc, antreaFQDN}},
 		{Subject: pkix.Name{CommonName: antreaSvc}, DNSNames: []string{antreaSvc}},
@@ -188,20 +190,39 @@ func FuzzSignFromCSR(f *testing.F) {
 		{Subject: pkix.Name{CommonName: "antrea.\u212aube-system.svc"}, DNSNames: []string{antreaSvc}},
 		{DNSNames: []string{antreaSvc}, ExtraExtensions: []pkix.Extension{basicConstraintsExt(f, true)}},
 		{Subject: pkix.Name{CommonName: antreaSvc}},
+		// Antrea's documented Certificate, and what only a permissive policy allows.
+		{Subject: pkix.Name{CommonName: "antrea"}, DNSNames: []string{antreaSvc, antreaFQDN}},
+		{Subject: pkix.Name{CommonName: "test-common-name-abc"}},
+		{IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}},
+		{RawSubject: literal, DNSNames: []string{antreaSvc}},
+		// What a certificate would not carry: refused by RequestViolations.
+		{ExtraExtensions: []pkix.Extension{sanExtension(f, dnsSAN(f, antreaSvc), otherNameSAN(f, oidUPN, "alice@example.com"))}},
+		{RawSubject: marshalSubject(f, rdn(attr(oidCN, antreaSvc)), rdn(attr(oidCN, "evil"))), DNSNames: []string{antreaSvc}},
+		{RawSubject: marshalSubject(f, rdn(attr(oidEmail, "a@b.c"))), DNSNames: []string{antreaSvc}},
+		{DNSNames: []string{antreaSvc}, ExtraExtensions: []pkix.Extension{{Id: oidTLSFeat, Value: []byte{0x30, 0x03, 0x02, 0x01, 0x05}}}},
 	}
 	for i, req := range seeds {
-		hours := uint16(90 * 24)
-		if i%3 == 1 {
-			hours = 300 * 24 // beyond the fixture root: truncated
+		minutes := uint32(90 * 24 * 60)
+		switch i % 4 {
+		case 1:
+			minutes = 300 * 24 * 60 // beyond the fixture root: truncated
+		case 3:
+			minutes = 30 // a short certificate: backdated 30 s (permissive policy only)
 		}
-		f.Add(csrDER(f, fx.csrKey, req), false, true, hours, i%2 == 0)
+		f.Add(csrDER(f, fx.csrKey, req), false, true, minutes, i%2 == 0, i%3 != 0)
 	}
-	f.Add(makeCSR(f, testKey(f, "p256"), seeds[0]), true, false, uint16(24), false)
-	f.Add(csrDER(f, testKey(f, "rsa2048"), seeds[0]), false, false, uint16(1), true)
-	f.Add([]byte("-----BEGIN CERTIFICATE REQUEST-----\n"), true, false, uint16(0), false)
+	f.Add(makeCSR(f, testKey(f, "p256"), seeds[0]), true, false, uint32(24*60), false, false)
+	f.Add(csrDER(f, testKey(f, "rsa2048"), seeds[0]), false, false, uint32(60), true, true)
+	f.Add([]byte("-----BEGIN CERTIFICATE REQUEST-----\n"), true, false, uint32(0), false, false)
 
-	policy := AntreaPolicy("kube-system", "")
-	f.Fuzz(func(t *testing.T, data []byte, asPEM, fixSignature bool, hours uint16, viaIntermediate bool) {
+	antrea := AntreaPolicy("kube-system", "")
+	// permissive allows what cert-manager's Certificates express, short of a CA.
+	permissive := Policy{
+		DNSNames: starPatterns(8), CommonNames: starPatterns(8), DNSNamesOptional: true,
+		AllowIPAddresses: true, AllowURIs: true, AllowEmailAddresses: true, AllowWildcards: true,
+		KeyUsages: everyKeyUsage(), ExtKeyUsages: everyExtKeyUsage(), MinDuration: time.Minute,
+	}
+	f.Fuzz(func(t *testing.T, data []byte, asPEM, fixSignature bool, minutes uint32, viaIntermediate, permissivePolicy bool) {
 		csrPEM := data
 		if !asPEM {
 			if fixSignature {
@@ -209,13 +230,23 @@ func FuzzSignFromCSR(f *testing.F) {
 			}
 			csrPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: data})
 		}
-		tmpl, err := TemplateFromCSR(csrPEM, testNow, time.Duration(hours)*time.Hour,
+		duration := time.Duration(minutes) * time.Minute
+		tmpl, err := TemplateFromCSR(csrPEM, testNow, duration,
 			x509.KeyUsageDigitalSignature|x509.KeyUsageKeyEncipherment, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth})
 		if err != nil {
 			assertTyped(t, err)
 			return
 		}
-		if err := policy.Evaluate(tmpl); err != nil {
+		block, _ := pem.Decode(csrPEM)
+		csr, err := x509.ParseCertificateRequest(block.Bytes)
+		if err != nil {
+			t.Fatalf("TemplateFromCSR accepted a request that does not parse: %v", err)
+		}
+		policy := antrea
+		if permissivePolicy {
+			policy = permissive
+		}
+		if err := policy.EvaluateRequest(csr, tmpl); err != nil {
 			var pe *PolicyError
 			if !errors.As(err, &pe) || len(pe.Violations) == 0 || !errors.Is(err, ErrPolicyViolation) {
 				t.Fatalf("refusal is not a *PolicyError: %v", err)
@@ -233,6 +264,9 @@ func FuzzSignFromCSR(f *testing.F) {
 		res, err := Sign(testNow, ca, bundle, tmpl, SignOptions{})
 		if err != nil {
 			assertTyped(t, err) // e.g. a weak RSA key the policy does not look at
+			if errors.Is(err, ErrUnsupportedSubject) {
+				t.Fatalf("RequestViolations passed a subject Sign refuses: %v", err)
+			}
 			return
 		}
 		leaf := res.Leaf
@@ -241,7 +275,6 @@ func FuzzSignFromCSR(f *testing.F) {
 		}
 		// The lifetime is exactly the requested duration, backdated for clock skew, unless the
 		// CA chain ends first.
-		duration := time.Duration(hours) * time.Hour
 		if want := testNow.Add(-min(time.Minute, duration/60)); !leaf.NotBefore.Equal(want) {
 			t.Fatalf("NotBefore %s, want %s", leaf.NotBefore, want)
 		}
@@ -263,16 +296,57 @@ func FuzzSignFromCSR(f *testing.F) {
 		if err := policy.Evaluate(&issued); err != nil {
 			t.Fatalf("issued certificate violates the policy: %v", err)
 		}
+		// Nothing asked for is missing: the subject as requested, every SAN.
 		if !publicKeysEqual(leaf.PublicKey, tmpl.PublicKey) || strings.Join(leaf.DNSNames, ",") != strings.Join(tmpl.DNSNames, ",") {
 			t.Fatalf("leaf differs from the request")
+		}
+		if !bytes.Equal(leaf.RawSubject, csr.RawSubject) {
+			t.Fatalf("subject %q, requested %x", leaf.Subject, csr.RawSubject)
+		}
+		if got, want := sanCount(t, leaf.Extensions), sanCount(t, csr.Extensions); got != want {
+			t.Fatalf("leaf has %d SANs, the request %d", got, want)
 		}
 		if !bytes.Equal(res.ChainPEM, stdPEM(append([]*x509.Certificate{leaf}, ca.Chain...)...)) || !bytes.Equal(res.CAPEM, stdPEM(ca.Cert)) {
 			t.Fatalf("ChainPEM or CAPEM differs from encoding/pem")
 		}
-		if err := verifyServerCert(t, res, bundle, testNow); err != nil {
+		if err := verifyLeaf(res, bundle); err != nil {
 			t.Fatalf("leaf does not verify against the bundle: %v", err)
 		}
 	})
+}
+
+// sanCount counts the GeneralNames of the subjectAltName extension among exts.
+func sanCount(t *testing.T, exts []pkix.Extension) int {
+	for _, ext := range exts {
+		if ext.Id.Equal(oidSubjectAltName) {
+			var names []asn1.RawValue
+			if _, err := asn1.Unmarshal(ext.Value, &names); err != nil {
+				t.Fatalf("SAN extension: %v", err)
+			}
+			return len(names)
+		}
+	}
+	return 0
+}
+
+// verifyLeaf is verifyServerCert for whatever names and usages the leaf carries.
+func verifyLeaf(res *Result, bundle Bundle) error {
+	intermediates := x509.NewCertPool()
+	for rest := res.ChainPEM; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if c, err := x509.ParseCertificate(b.Bytes); err == nil {
+			intermediates.AddCert(c)
+		}
+	}
+	opts := x509.VerifyOptions{Roots: bundle.CertPool(), Intermediates: intermediates, CurrentTime: testNow, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
+	if len(res.Leaf.DNSNames) > 0 && !strings.HasPrefix(res.Leaf.DNSNames[0], "*") {
+		opts.DNSName = res.Leaf.DNSNames[0]
+	}
+	_, err := res.Leaf.Verify(opts)
+	return err
 }
 
 // labelRE is one LDH label; '*' in a pattern stands for exactly one of them.

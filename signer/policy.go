@@ -78,8 +78,9 @@ func AntreaPolicy(namespace, clusterDomain string) Policy {
 // Violation is one reason a request is refused. Reason is a complete phrase that names
 // the value, so PolicyError can list reasons as they are.
 type Violation struct {
-	// Field is the template field: isCA, commonName, dnsNames, identity, ipAddresses, uris,
-	// emailAddresses, keyUsages, extKeyUsages, duration.
+	// Field is the template field (isCA, commonName, dnsNames, identity, ipAddresses, uris,
+	// emailAddresses, keyUsages, extKeyUsages, duration) or, from RequestViolations, the part
+	// of the request (subject, subjectAltNames, extensions, basicConstraints, nameConstraints).
 	Field  string
 	Value  string // the offending value, "" when the problem is an absence
 	Reason string

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -40,9 +41,16 @@ type Result struct {
 }
 
 // Sign issues a leaf certificate for template with ca. Only vetted fields of template are
-// used (Subject's standard attributes, SANs, KeyUsage, ExtKeyUsage, PublicKey) in a fresh
-// template, so extensions, policies or name constraints smuggled into the request never
-// reach the certificate. Sign does not apply the issuer's Policy: call Policy.Evaluate first.
+// used (the subject, SANs, KeyUsage, ExtKeyUsage, PublicKey) in a fresh template, so
+// extensions, policies or name constraints smuggled into the request never reach the
+// certificate. Sign does not apply the issuer's Policy: call Policy.Evaluate (or
+// Policy.EvaluateRequest) first.
+//
+// The subject is template.RawSubject verbatim when it is set (cert-manager's template carries
+// the CSR's, which keeps a literalSubject's order) and holds exactly the attributes of
+// template.Subject that Sign copies, one CN at most; a RawSubject holding anything else is
+// refused with ErrUnsupportedSubject rather than dropped. Without RawSubject the subject is
+// built from template.Subject's standard attributes (ExtraNames are ignored).
 //
 // The requested duration is template.NotAfter - template.NotBefore (only the difference
 // counts). The leaf is valid from now minus the clock-skew backdate (1 minute, less for
@@ -91,6 +99,11 @@ func Sign(now time.Time, ca *CA, bundle Bundle, template *x509.Certificate, opts
 		return nil, newError(ErrInvalidDuration, "requested validity from %s to %s is not a positive duration", formatTime(template.NotBefore), formatTime(template.NotAfter))
 	}
 
+	rawSubject, err := leafRawSubject(template)
+	if err != nil {
+		return nil, err
+	}
+
 	notBefore := now.Add(-min(leafBackdate, duration/backdateFraction))
 	if notBefore.Before(ca.Cert.NotBefore) {
 		notBefore = ca.Cert.NotBefore
@@ -116,6 +129,7 @@ func Sign(now time.Time, ca *CA, bundle Bundle, template *x509.Certificate, opts
 	leafTmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               standardSubject(template.Subject),
+		RawSubject:            rawSubject, // when set, x509.CreateCertificate writes it instead of Subject
 		NotBefore:             notBefore,
 		NotAfter:              notAfter,
 		KeyUsage:              template.KeyUsage,
@@ -167,6 +181,39 @@ func checkUsable(chain []*x509.Certificate, now time.Time, minRemaining time.Dur
 		}
 	}
 	return nil
+}
+
+// leafRawSubject returns template.RawSubject for the leaf when it holds only what Sign copies
+// and says what template.Subject says, or nil when there is none. A RawSubject that differs
+// from the Subject the policy evaluated (a second CN, an attribute Sign does not copy, a
+// value that is not a string) is refused: copying it would sign what nobody checked, dropping
+// it would sign less than what was asked for.
+func leafRawSubject(template *x509.Certificate) ([]byte, error) {
+	if len(template.RawSubject) == 0 {
+		return nil, nil
+	}
+	rdns, vs := parseSubject(template.RawSubject)
+	if len(vs) > 0 {
+		reasons := make([]string, len(vs))
+		for i, v := range vs {
+			reasons[i] = v.Reason
+		}
+		return nil, newError(ErrUnsupportedSubject, "cannot sign the requested subject: %s", strings.Join(reasons, "; "))
+	}
+	var raw pkix.Name
+	raw.FillFromRDNSequence(&rdns)
+	if !sameStandardSubject(raw, template.Subject) {
+		return nil, newError(ErrUnsupportedSubject, "the requested raw subject %s differs from the subject %s the policy evaluated",
+			quote(rdns.String()), quote(standardSubject(template.Subject).String()))
+	}
+	return slices.Clone(template.RawSubject), nil
+}
+
+func sameStandardSubject(a, b pkix.Name) bool {
+	return slices.Equal(a.Country, b.Country) && slices.Equal(a.Organization, b.Organization) &&
+		slices.Equal(a.OrganizationalUnit, b.OrganizationalUnit) && slices.Equal(a.Locality, b.Locality) &&
+		slices.Equal(a.Province, b.Province) && slices.Equal(a.StreetAddress, b.StreetAddress) &&
+		slices.Equal(a.PostalCode, b.PostalCode) && a.SerialNumber == b.SerialNumber && a.CommonName == b.CommonName
 }
 
 // standardSubject keeps the attributes pkix.Name models and drops ExtraNames, which would

@@ -323,10 +323,9 @@ func TestSignCopiesOnlyVettedFields(t *testing.T) {
 				}
 			},
 		},
-		"subject extra names and raw subject dropped": {
+		"subject extra names dropped": {
 			mod: func(c *x509.Certificate) {
 				c.Subject = pkix.Name{CommonName: antreaSvc, Organization: []string{"antrea"}, ExtraNames: []pkix.AttributeTypeAndValue{{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: "evil.example.com"}}}
-				c.RawSubject = []byte{0x30, 0x00}
 			},
 			check: func(t *testing.T, l *x509.Certificate) {
 				if l.Subject.String() != "CN=antrea.kube-system.svc,O=antrea" {
@@ -438,6 +437,95 @@ func TestSignBundle(t *testing.T) {
 			}
 			if !bytes.Equal(res.CAPEM, tc.want) {
 				t.Errorf("CAPEM = %s", res.CAPEM)
+			}
+		})
+	}
+}
+
+func rdn(attrs ...pkix.AttributeTypeAndValue) pkix.RelativeDistinguishedNameSET { return attrs }
+
+func attr(oid asn1.ObjectIdentifier, value any) pkix.AttributeTypeAndValue {
+	return pkix.AttributeTypeAndValue{Type: oid, Value: value}
+}
+
+var (
+	oidCN    = asn1.ObjectIdentifier{2, 5, 4, 3}
+	oidO     = asn1.ObjectIdentifier{2, 5, 4, 10}
+	oidOU    = asn1.ObjectIdentifier{2, 5, 4, 11}
+	oidEmail = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
+)
+
+func marshalSubject(t testing.TB, rdns ...pkix.RelativeDistinguishedNameSET) []byte {
+	t.Helper()
+	der, err := asn1.Marshal(pkix.RDNSequence(rdns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// The subject reaches the certificate exactly as requested (cert-manager's literalSubject keeps
+// its order), or the request is refused: never a subject the policy did not see.
+func TestSignSubject(t *testing.T) {
+	t.Parallel()
+	ca := testCA(t, ECDSAP256)
+	literal := marshalSubject(t, rdn(attr(oidCN, antreaSvc)), rdn(attr(oidOU, "FooLong")), rdn(attr(oidOU, "Bar")), rdn(attr(oidO, "Corp.")))
+	multiValued := marshalSubject(t, rdn(attr(oidCN, antreaSvc), attr(oidO, "Corp.")))
+	goOrder, err := asn1.Marshal(pkix.Name{CommonName: antreaSvc, Organization: []string{"Corp."}}.ToRDNSequence())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := map[string]struct {
+		raw     []byte                  // the CSR's subject
+		mod     func(*x509.Certificate) // applied to the template built from the CSR
+		wantRaw []byte                  // the leaf's subject; nil: the CSR's
+		wantMsg string                  // a refusal with ErrUnsupportedSubject
+	}{
+		"literal order kept":               {raw: literal},
+		"multi-valued RDN kept":            {raw: multiValued},
+		"Go's own encoding, as before":     {raw: goOrder},
+		"empty subject":                    {raw: marshalSubject(t)},
+		"no raw subject: built as before":  {raw: goOrder, mod: func(c *x509.Certificate) { c.RawSubject = nil }, wantRaw: goOrder},
+		"two common names":                 {raw: marshalSubject(t, rdn(attr(oidCN, antreaSvc)), rdn(attr(oidCN, "evil.example.com"))), wantMsg: `the subject holds 2 common names ("antrea.kube-system.svc", "evil.example.com")`},
+		"email attribute":                  {raw: marshalSubject(t, rdn(attr(oidCN, antreaSvc)), rdn(attr(oidEmail, "ops@example.com"))), wantMsg: `the subject attribute emailAddress (1.2.840.113549.1.9.1) "ops@example.com" is not supported`},
+		"organization that is no string":   {raw: marshalSubject(t, rdn(attr(oidCN, antreaSvc)), rdn(attr(oidO, 5))), wantMsg: "the subject attribute O (2.5.4.10) does not hold a string"},
+		"raw subject differs from Subject": {raw: literal, mod: func(c *x509.Certificate) { c.Subject.CommonName = antreaFQDN }, wantMsg: `differs from the subject "CN=antrea.kube-system.svc.cluster.local,OU=FooLong+OU=Bar,O=Corp." the policy evaluated`},
+		"raw subject that does not parse":  {raw: goOrder, mod: func(c *x509.Certificate) { c.RawSubject = []byte{0x30, 0x03, 1, 2} }, wantMsg: "does not parse"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			csr := makeCSR(t, testKey(t, "p256"), &x509.CertificateRequest{RawSubject: tc.raw, DNSNames: []string{antreaSvc}})
+			tmpl, err := TemplateFromCSR(csr, testNow, 90*day, x509.KeyUsageDigitalSignature, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.mod != nil {
+				tc.mod(tmpl)
+			}
+			res, err := Sign(testNow, ca, Bundle{}, tmpl, SignOptions{})
+			if tc.wantMsg != "" {
+				if !errors.Is(err, ErrUnsupportedSubject) || !strings.Contains(err.Error(), tc.wantMsg) {
+					t.Fatalf("err = %v, want ErrUnsupportedSubject containing %q", err, tc.wantMsg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.wantRaw
+			if want == nil {
+				want = tc.raw
+			}
+			if !bytes.Equal(res.Leaf.RawSubject, want) {
+				t.Errorf("subject %q, want %x", res.Leaf.Subject, want)
+			}
+			// RFC 5280, 4.2.1.6: with an empty subject the SANs are the identity and critical.
+			for _, ext := range res.Leaf.Extensions {
+				if ext.Id.Equal(oidSubjectAltName) && ext.Critical != (len(res.Leaf.Subject.Names) == 0) {
+					t.Errorf("SAN critical = %v for subject %q", ext.Critical, res.Leaf.Subject)
+				}
 			}
 		})
 	}
