@@ -39,6 +39,7 @@ test: envtest-assets ## Run every test that runs here: unit, fuzz seeds, integra
 .PHONY: generate
 generate: ## Regenerate deepcopy, CRDs and RBAC (controller-gen), and the chart's CRDs and values table.
 	$(CONTROLLER_GEN) object paths=./issuer/api/...
+	$(CONTROLLER_GEN) applyconfiguration paths=./issuer/api/...
 	$(CONTROLLER_GEN) crd paths=./issuer/api/... output:crd:artifacts:config=config/crd
 	$(CONTROLLER_GEN) rbac:roleName=antrea-issuer paths=./issuer/... output:rbac:artifacts:config=config/rbac
 	go run ./hack/chartgen

@@ -153,7 +153,7 @@ func TestProvidedCAReplacement(t *testing.T) {
 	iss := &v1alpha1.AntreaClusterIssuer{
 		ObjectMeta: metav1.ObjectMeta{Name: "user-provided"},
 		Spec: v1alpha1.IssuerSpec{CA: v1alpha1.CASpec{Provided: &v1alpha1.ProvidedCA{
-			SecretName: secretKey.Name, MinPhaseDuration: &metav1.Duration{Duration: 2 * time.Second}}}},
+			SecretName: secretKey.Name, MinPhaseDuration: "2s"}}},
 	}
 	if err := suite.client.Create(ctx, iss); err != nil {
 		t.Fatal(err)

@@ -13,15 +13,14 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"antrea.io/antrea-issuer/e2e/internal/antreasim"
 	"antrea.io/antrea-issuer/e2e/internal/localcluster"
 	"antrea.io/antrea-issuer/internal/testenv"
-	"antrea.io/antrea-issuer/issuer"
 	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
+	"antrea.io/antrea-issuer/issuer/rotation"
 	"antrea.io/antrea-issuer/signer"
 )
 
@@ -190,11 +189,11 @@ func rotateAndWatch(ctx context.Context, t *testing.T, onPhase func(phase string
 	w.takeUnseen() // Steady, before the request
 
 	// Short phases for the test; in production the default is minutes.
-	iss.Spec.CA.Generated = &v1alpha1.GeneratedCA{MinPhaseDuration: &metav1.Duration{Duration: 3 * time.Second}}
+	iss.Spec.CA.Generated = &v1alpha1.GeneratedCA{MinPhaseDuration: "3s"}
 	if iss.Annotations == nil {
 		iss.Annotations = map[string]string{}
 	}
-	iss.Annotations[issuer.AnnotationRotate] = time.Now().UTC().Format(time.RFC3339Nano)
+	iss.Annotations[rotation.AnnotationRotate] = time.Now().UTC().Format(time.RFC3339Nano)
 	if err := suite.client.Update(ctx, iss); err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,6 @@ import (
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"github.com/cert-manager/cert-manager/pkg/util/pki"
-	issuerlibapi "github.com/cert-manager/issuer-lib/api/v1alpha1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
@@ -17,18 +15,25 @@ import (
 )
 
 // Defaults for fields the API server has not defaulted (objects created before a default existed,
-// or through clients that skip defaulting).
+// or through clients that skip defaulting). An empty field takes its default; a field that is set
+// is never replaced in silence: a zero, negative or out-of-bounds value makes the spec invalid.
 const (
-	DefaultCADuration    = 5 * 365 * 24 * time.Hour
-	DefaultCARenewBefore = 365 * 24 * time.Hour
+	DefaultCADuration       = 5 * 365 * 24 * time.Hour
+	DefaultCARenewBefore    = 365 * 24 * time.Hour
+	DefaultMinPhaseDuration = 5 * time.Minute
 )
 
 // ErrInvalidSpec is an issuer spec that no change outside the spec can fix.
 var ErrInvalidSpec = errors.New("invalid issuer spec")
 
-// issuerConfig is an issuer's spec resolved against the controller's options: everything Check
-// and Sign need, computed without any API call so it can be table-tested.
-type issuerConfig struct {
+// Config is an issuer's spec resolved against the controller's options: everything checking,
+// signing and CA rotation need, computed without any API call so it can be table-tested.
+type Config struct {
+	// Kind is the issuer's kind, Issuer its namespace (empty for the cluster-scoped kind) and
+	// name, and Ref names it in annotations, events and logs ("<Kind>/<namespace>/<name>").
+	Kind   v1alpha1.Kind
+	Issuer types.NamespacedName
+	Ref    string
 	// Secret is where the CA lives.
 	Secret types.NamespacedName
 	// Generate says the issuer creates (and rotates) the CA itself.
@@ -41,27 +46,42 @@ type issuerConfig struct {
 	Policy           signer.Policy
 }
 
-// resolveConfig computes an issuer's configuration. clusterResourceNamespace holds the CA Secrets
+// ResolveConfig computes an issuer's configuration. clusterResourceNamespace holds the CA Secrets
 // of cluster issuers; a namespaced issuer's CA Secret is always in its own namespace, so it can
-// never be pointed at another namespace's Secret.
-func resolveConfig(iss issuerlibapi.Issuer, clusterResourceNamespace string) (issuerConfig, error) {
-	spec, err := specOf(iss)
-	if err != nil {
-		return issuerConfig{}, err
-	}
+// never be pointed at another namespace's Secret. It checks what the CRD's validation checks, for
+// objects stored before that validation existed.
+func ResolveConfig(iss v1alpha1.Issuer, clusterResourceNamespace string) (Config, error) {
+	kind := iss.IssuerKind()
+	spec := iss.GetSpec()
 	ns := iss.GetNamespace()
-	if _, cluster := iss.(*v1alpha1.AntreaClusterIssuer); cluster {
+	if !kind.Namespaced {
 		ns = clusterResourceNamespace
 	}
+	cfg := Config{Kind: kind, Issuer: types.NamespacedName{Namespace: iss.GetNamespace(), Name: iss.GetName()},
+		Ref: v1alpha1.RefOf(iss), Secret: types.NamespacedName{Namespace: ns}}
 
-	cfg := issuerConfig{Secret: types.NamespacedName{Namespace: ns}}
 	var errs []error
+	duration := func(field string, d v1alpha1.Duration, def, lo, hi time.Duration) time.Duration {
+		if d == "" {
+			return def
+		}
+		v, err := d.Parse()
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: %w", field, err))
+		case v < lo || v > hi:
+			errs = append(errs, fmt.Errorf("%s %s is out of bounds: from %s to %s", field, d, lo, hi))
+		}
+		return v
+	}
+
 	switch ca := spec.CA; {
 	case ca.Generated != nil && ca.Provided != nil:
 		errs = append(errs, errors.New("spec.ca: set at most one of generated and provided"))
 	case ca.Provided != nil:
 		cfg.Secret.Name = ca.Provided.SecretName
-		cfg.MinPhaseDuration = durationOr(ca.Provided.MinPhaseDuration, DefaultMinPhaseDuration)
+		cfg.MinPhaseDuration = duration("spec.ca.provided.minPhaseDuration", ca.Provided.MinPhaseDuration,
+			DefaultMinPhaseDuration, v1alpha1.MinPhaseDurationMin, v1alpha1.MaxPhaseDuration)
 		if cfg.Secret.Name == "" {
 			errs = append(errs, errors.New("spec.ca.provided.secretName is required"))
 		}
@@ -73,7 +93,7 @@ func resolveConfig(iss issuerlibapi.Issuer, clusterResourceNamespace string) (is
 		cfg.Generate = true
 		cfg.Secret.Name = gen.SecretName
 		if cfg.Secret.Name == "" {
-			cfg.Secret.Name = iss.GetName() + "-ca"
+			cfg.Secret.Name = iss.GetName() + kind.DefaultCASecretSuffix
 		}
 		cfg.KeyAlgorithm = signer.KeyAlgorithm(gen.KeyAlgorithm)
 		if cfg.KeyAlgorithm == "" {
@@ -82,14 +102,12 @@ func resolveConfig(iss issuerlibapi.Issuer, clusterResourceNamespace string) (is
 		if !cfg.KeyAlgorithm.Valid() {
 			errs = append(errs, fmt.Errorf("spec.ca.generated.keyAlgorithm %q is not supported", gen.KeyAlgorithm))
 		}
-		cfg.CADuration = durationOr(gen.Duration, DefaultCADuration)
-		cfg.RenewBefore = durationOr(gen.RenewBefore, DefaultCARenewBefore)
-		cfg.MinPhaseDuration = durationOr(gen.MinPhaseDuration, DefaultMinPhaseDuration)
-		if cfg.CADuration < 2*time.Hour {
-			errs = append(errs, fmt.Errorf("spec.ca.generated.duration %s is too short: at least 2h", cfg.CADuration))
-		}
-		if cfg.RenewBefore <= 0 || cfg.RenewBefore >= cfg.CADuration {
-			errs = append(errs, fmt.Errorf("spec.ca.generated.renewBefore %s must be positive and shorter than the duration %s", cfg.RenewBefore, cfg.CADuration))
+		cfg.CADuration = duration("spec.ca.generated.duration", gen.Duration, DefaultCADuration, v1alpha1.MinCADuration, v1alpha1.MaxCADuration)
+		cfg.RenewBefore = duration("spec.ca.generated.renewBefore", gen.RenewBefore, DefaultCARenewBefore, time.Nanosecond, v1alpha1.MaxCADuration)
+		cfg.MinPhaseDuration = duration("spec.ca.generated.minPhaseDuration", gen.MinPhaseDuration,
+			DefaultMinPhaseDuration, v1alpha1.MinPhaseDurationMin, v1alpha1.MaxPhaseDuration)
+		if err := RotationFits(cfg.CADuration, cfg.RenewBefore, cfg.MinPhaseDuration); err != nil {
+			errs = append(errs, err)
 		}
 	}
 
@@ -99,9 +117,29 @@ func resolveConfig(iss issuerlibapi.Issuer, clusterResourceNamespace string) (is
 	}
 	cfg.Policy = policy
 	if err := errors.Join(errs...); err != nil {
-		return issuerConfig{}, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+		return Config{}, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 	}
 	return cfg, nil
+}
+
+// RotationFits reports whether a rotation can complete inside renewBefore: both phases last at
+// least minPhase, and cert-manager re-issues every certificate three times; it also needs
+// renewBefore to be shorter than the CA's lifetime. The message says what would fit.
+func RotationFits(caDuration, renewBefore, minPhase time.Duration) error {
+	if renewBefore >= caDuration {
+		return fmt.Errorf("spec.ca.generated.renewBefore %s must be shorter than the duration %s", renewBefore, caDuration)
+	}
+	if need := RotationNeeds(minPhase); renewBefore < need {
+		return fmt.Errorf("spec.ca.generated.renewBefore %s leaves no time to rotate: the two phases of minPhaseDuration %s and %s for re-issuing need renewBefore >= %s; raise renewBefore or lower minPhaseDuration",
+			renewBefore, minPhase, v1alpha1.ReissueAllowance, need)
+	}
+	return nil
+}
+
+// RotationNeeds is the least time a whole rotation takes: two phases of minPhase and the time
+// allowed for re-issuing every certificate.
+func RotationNeeds(minPhase time.Duration) time.Duration {
+	return 2*minPhase + v1alpha1.ReissueAllowance
 }
 
 // policyFromSpec turns the API's policy into the signer's.
@@ -113,6 +151,9 @@ func policyFromSpec(spec v1alpha1.PolicySpec) (signer.Policy, error) {
 	p := signer.AntreaPolicy(ns, spec.ClusterDomain)
 	if len(spec.DNSNames) > 0 {
 		p.DNSNames = slices.Clone(spec.DNSNames)
+	}
+	if len(spec.CommonNames) > 0 {
+		p.CommonNames = slices.Clone(spec.CommonNames)
 	}
 	p.AllowIPAddresses = spec.AllowIPAddresses
 	if len(spec.Usages) > 0 {
@@ -126,27 +167,27 @@ func policyFromSpec(spec v1alpha1.PolicySpec) (signer.Policy, error) {
 		}
 		p.KeyUsages, p.ExtKeyUsages = ku, eku
 	}
-	p.MinDuration = durationOr(spec.MinDuration, p.MinDuration)
-	p.MaxDuration = durationOr(spec.MaxDuration, p.MaxDuration)
+	var errs []error
+	policyDuration := func(field string, d v1alpha1.Duration, def time.Duration) time.Duration {
+		if d == "" {
+			return def
+		}
+		v, err := d.Parse()
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("spec.policy.%s: %w", field, err))
+		case v <= 0 || v > v1alpha1.MaxCertificateDuration:
+			errs = append(errs, fmt.Errorf("spec.policy.%s %s must be positive and at most %s", field, d, v1alpha1.MaxCertificateDuration))
+		}
+		return v
+	}
+	p.MinDuration = policyDuration("minDuration", spec.MinDuration, p.MinDuration)
+	p.MaxDuration = policyDuration("maxDuration", spec.MaxDuration, p.MaxDuration)
+	if err := errors.Join(errs...); err != nil {
+		return signer.Policy{}, err
+	}
 	if err := p.Validate(); err != nil {
 		return signer.Policy{}, fmt.Errorf("spec.policy: %w", err)
 	}
 	return p, nil
-}
-
-func specOf(iss issuerlibapi.Issuer) (v1alpha1.IssuerSpec, error) {
-	switch i := iss.(type) {
-	case *v1alpha1.AntreaIssuer:
-		return i.Spec, nil
-	case *v1alpha1.AntreaClusterIssuer:
-		return i.Spec, nil
-	}
-	return v1alpha1.IssuerSpec{}, fmt.Errorf("%w: unexpected issuer type %T", ErrInvalidSpec, iss)
-}
-
-func durationOr(d *metav1.Duration, def time.Duration) time.Duration {
-	if d == nil || d.Duration == 0 {
-		return def
-	}
-	return d.Duration
 }

@@ -1,6 +1,8 @@
 // Package issuer adapts antrea-issuer's signer onto cert-manager's issuer-lib: AntreaIssuer and
-// AntreaClusterIssuer are checked (their CA exists and can sign) and sign CertificateRequests.
-// issuer-lib owns CertificateRequest and issuer status conditions, retries and events.
+// AntreaClusterIssuer are checked (their CA exists, is theirs and can sign) and sign
+// CertificateRequests. issuer-lib owns CertificateRequest and issuer Ready conditions, retries and
+// events; CA rotation is a controller of its own (issuer/rotation) that reads CA Secrets through
+// this package's CAStore.
 package issuer
 
 import (
@@ -8,13 +10,15 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	issuerlibapi "github.com/cert-manager/issuer-lib/api/v1alpha1"
 	"github.com/cert-manager/issuer-lib/controllers"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -22,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -35,36 +40,40 @@ const FieldOwner = "antrea-issuer"
 type Options struct {
 	// ClusterResourceNamespace holds the CA Secrets of AntreaClusterIssuers.
 	ClusterResourceNamespace string
-	// CASecretNamespaces are further namespaces whose Secrets the controller caches and may use
-	// as CA Secrets of namespaced AntreaIssuers. An AntreaIssuer elsewhere is reported not Ready.
+	// CASecretNamespaces are further namespaces where namespaced AntreaIssuers may keep CA
+	// Secrets. There the controller caches, and uses, only Secrets labelled LabelCASecret=true.
+	// An AntreaIssuer elsewhere is reported not Ready.
 	CASecretNamespaces []string
 	// MaxRetryDuration bounds how long a CertificateRequest is retried on ordinary errors before
 	// it is failed (issuer-lib has no default: 0 fails at the first error).
 	MaxRetryDuration time.Duration
 	// Workers is the number of concurrent reconciles per controller.
 	Workers int
-	// AntreaSecret is Antrea's certificate Secret. When a Certificate of an issuer writes it, CA
-	// rotation also waits until AntreaBundle (the bundle the CA bundle sync last wrote to every
-	// Antrea target) equals the issuer's bundle. Either empty: no such wait.
-	AntreaSecret types.NamespacedName
-	AntreaBundle func() []byte
 	// Clock is injected for tests; defaults to the real clock.
 	Clock clock.WithDelayedExecution
+	// Registerer receives the metrics; defaults to controller-runtime's registry.
+	Registerer prometheus.Registerer
 }
 
 // DefaultMaxRetryDuration leaves room for API server hiccups and a CA Secret being fixed, but
 // still fails a request that cannot progress well before cert-manager's own back-off.
 const DefaultMaxRetryDuration = 5 * time.Minute
 
-// SecretNamespaces is the set of namespaces the manager's cache must hold Secrets for.
-func (o Options) SecretNamespaces() []string {
-	out := []string{o.ClusterResourceNamespace}
+// LabelledSecretNamespaces are the namespaces where only Secrets labelled LabelCASecret=true are
+// cached and used: the CA Secret namespaces other than the cluster resource namespace.
+func (o Options) LabelledSecretNamespaces() []string {
+	var out []string
 	for _, ns := range o.CASecretNamespaces {
-		if ns != "" && !slices.Contains(out, ns) {
+		if ns != "" && ns != o.ClusterResourceNamespace && !slices.Contains(out, ns) {
 			out = append(out, ns)
 		}
 	}
 	return out
+}
+
+// SecretNamespaces is every namespace whose (possibly label-selected) Secrets are cached.
+func (o Options) SecretNamespaces() []string {
+	return append([]string{o.ClusterResourceNamespace}, o.LabelledSecretNamespaces()...)
 }
 
 // Validate reports options that cannot work.
@@ -85,100 +94,126 @@ type Controller struct {
 	client   client.Client
 	clock    clock.WithDelayedExecution
 	recorder events.EventRecorder
-	store    *caStore
+	store    *CAStore
 	rechecks *recheckScheduler
-	metrics  *issuerMetrics
+	metrics  *Metrics
+	// lastRefusal is the last reason logged per issuer, so that a retried refusal is one line.
+	lastRefusal sync.Map
 }
 
-// SetupWithManager registers the AntreaIssuer, AntreaClusterIssuer and CertificateRequest
-// controllers (issuer-lib's CombinedController) with the manager.
-func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+// New builds the controller; SetupWithManager registers it.
+func New(mgr ctrl.Manager, opts Options) (*Controller, error) {
 	if err := opts.Validate(); err != nil {
-		return err
+		return nil, err
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
-	c := &Controller{
+	if opts.Registerer == nil {
+		opts.Registerer = metrics.Registry
+	}
+	return &Controller{
 		opts:     opts,
 		client:   mgr.GetClient(),
 		clock:    opts.Clock,
 		recorder: mgr.GetEventRecorder(FieldOwner),
-		store:    newCAStore(mgr.GetClient(), opts.SecretNamespaces()),
+		store:    NewCAStore(mgr.GetClient(), mgr.GetAPIReader(), opts.Clock, opts.ClusterResourceNamespace, opts.LabelledSecretNamespaces()),
 		rechecks: newRecheckScheduler(opts.Clock),
-		metrics:  defaultMetrics(),
-	}
-	if err := c.setupRotation(ctx, mgr); err != nil {
-		return fmt.Errorf("setting up CA rotation: %w", err)
+		metrics:  NewMetrics(opts.Registerer, mgr.GetCache()),
+	}, nil
+}
+
+// CAStore is the store Check and Sign read CA Secrets through; CA rotation shares it.
+func (c *Controller) CAStore() *CAStore { return c.store }
+
+// SetupWithManager registers the AntreaIssuer, AntreaClusterIssuer and CertificateRequest
+// controllers (issuer-lib's CombinedController) with the manager.
+func (c *Controller) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	var namespaced, cluster []issuerlibapi.Issuer
+	for _, k := range v1alpha1.Kinds {
+		if k.Namespaced {
+			namespaced = append(namespaced, k.New())
+		} else {
+			cluster = append(cluster, k.New())
+		}
 	}
 	return (&controllers.CombinedController{
-		IssuerTypes:        []issuerlibapi.Issuer{&v1alpha1.AntreaIssuer{}},
-		ClusterIssuerTypes: []issuerlibapi.Issuer{&v1alpha1.AntreaClusterIssuer{}},
+		IssuerTypes:        namespaced,
+		ClusterIssuerTypes: cluster,
 		FieldOwner:         FieldOwner,
-		MaxRetryDuration:   opts.MaxRetryDuration,
+		MaxRetryDuration:   c.opts.MaxRetryDuration,
 		Check:              c.check,
 		Sign:               c.sign,
 		EventRecorder:      c.recorder,
-		Clock:              opts.Clock,
+		Clock:              c.clock,
 		// Antrea consumes cert-manager Certificates; signing Kubernetes CSRs would need
 		// cluster-wide CSR approval RBAC for no user of this project.
 		DisableKubernetesCSRController: true,
 		// cert-manager reads ca.crt from status.ca; Antrea needs ca.crt in its Secret.
 		SetCAOnCertificateRequest: true,
 		PreSetupWithManager:       c.watchCASources,
-		ControllerOptions:         c.controllerOptions(),
+		ControllerOptions:         controller.Options{MaxConcurrentReconciles: max(c.opts.Workers, 1)},
 	}).SetupWithManager(ctx, mgr)
-}
-
-func (c *Controller) controllerOptions() controller.Options {
-	return controller.Options{MaxConcurrentReconciles: max(c.opts.Workers, 1)}
 }
 
 // watchCASources makes the issuer controllers re-check an issuer when its CA Secret changes and
 // when the recheck scheduler fires (CA expiry).
 func (c *Controller) watchCASources(_ context.Context, gvk schema.GroupVersionKind, _ ctrl.Manager, b *builder.Builder) error {
-	if gvk.Kind != "AntreaIssuer" && gvk.Kind != "AntreaClusterIssuer" {
+	kind, ok := v1alpha1.KindNamed(gvk.Kind)
+	if !ok || gvk.Group != v1alpha1.GroupName {
 		return nil // the CertificateRequest controller needs no extra sources
 	}
 	b.Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []reconcile.Request {
-		return c.issuersForSecret(ctx, gvk.Kind, obj)
+		return IssuersUsingSecret(ctx, c.client, kind, c.opts.ClusterResourceNamespace, obj)
 	}))
-	b.WatchesRawSource(source.Channel(c.rechecks.channel(gvk.Kind), &handler.EnqueueRequestForObject{}))
+	b.WatchesRawSource(source.Channel(c.rechecks.channel(kind.Name), &handler.EnqueueRequestForObject{}))
 	return nil
 }
 
-// issuersForSecret lists the issuers of a kind whose CA Secret is secret.
-func (c *Controller) issuersForSecret(ctx context.Context, kind string, secret client.Object) []reconcile.Request {
-	var issuers []issuerlibapi.Issuer
-	switch kind {
-	case "AntreaIssuer":
-		var l v1alpha1.AntreaIssuerList
-		if err := c.client.List(ctx, &l, client.InNamespace(secret.GetNamespace())); err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "listing issuers for a CA Secret change", "secret", client.ObjectKeyFromObject(secret))
-			return nil
-		}
-		for i := range l.Items {
-			issuers = append(issuers, &l.Items[i])
-		}
-	case "AntreaClusterIssuer":
-		if secret.GetNamespace() != c.opts.ClusterResourceNamespace {
-			return nil
-		}
-		var l v1alpha1.AntreaClusterIssuerList
-		if err := c.client.List(ctx, &l); err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "listing issuers for a CA Secret change", "secret", client.ObjectKeyFromObject(secret))
-			return nil
-		}
-		for i := range l.Items {
-			issuers = append(issuers, &l.Items[i])
-		}
+// IssuersUsingSecret lists the issuers of a kind whose CA Secret is secret.
+func IssuersUsingSecret(ctx context.Context, r client.Reader, kind v1alpha1.Kind, clusterResourceNamespace string, secret client.Object) []reconcile.Request {
+	var opts []client.ListOption
+	switch {
+	case kind.Namespaced:
+		opts = append(opts, client.InNamespace(secret.GetNamespace()))
+	case secret.GetNamespace() != clusterResourceNamespace:
+		return nil
+	}
+	list := kind.NewList()
+	if err := r.List(ctx, list, opts...); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing issuers for a CA Secret change", "kind", kind.Name, "secret", client.ObjectKeyFromObject(secret))
+		return nil
 	}
 	var reqs []reconcile.Request
-	for _, iss := range issuers {
-		cfg, err := resolveConfig(iss, c.opts.ClusterResourceNamespace)
+	for _, iss := range list.Issuers() {
+		cfg, err := ResolveConfig(iss, clusterResourceNamespace)
 		if err == nil && cfg.Secret == client.ObjectKeyFromObject(secret) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(iss)})
 		}
 	}
 	return reqs
+}
+
+// errUnexpectedIssuer is an issuer object of a type this package does not know (a bug).
+func errUnexpectedIssuer(iss issuerlibapi.Issuer) error {
+	return fmt.Errorf("%w: unexpected issuer type %T", ErrInvalidSpec, iss)
+}
+
+// CheckNamespace fails when the cluster resource namespace does not exist, with one line that
+// says so: otherwise every AntreaClusterIssuer would wait forever for a CA it cannot store.
+func CheckNamespace(ctx context.Context, r client.Reader, name string) error {
+	err := r.Get(ctx, client.ObjectKey{Name: name}, &corev1.Namespace{})
+	switch {
+	case err == nil:
+		return nil
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("the cluster resource namespace %q does not exist: create it, or set --cluster-resource-namespace (the chart's clusterResourceNamespace) to an existing one", name)
+	case apierrors.IsForbidden(err):
+		// RBAC grants get on that one namespace (the chart does); without it, do not block the
+		// start on a check that only improves an error message.
+		ctrl.LoggerFrom(ctx).Info("cannot check that the cluster resource namespace exists", "namespace", name, "reason", err.Error())
+		return nil
+	default:
+		return fmt.Errorf("checking the cluster resource namespace %q: %w", name, err)
+	}
 }

@@ -48,7 +48,7 @@ const fuzzNamespace = "antrea-issuer"
 // policy) whose CA Secret is already in a fake API client.
 type fuzzEnv struct {
 	issuer *v1alpha1.AntreaClusterIssuer
-	cfg    issuerConfig
+	cfg    Config
 	ca     *signer.CA
 	data   map[string][]byte // the CA Secret's data
 	csrKey ed25519.PrivateKey
@@ -63,7 +63,7 @@ func newFuzzEnv(tb testing.TB) fuzzEnv {
 	tb.Helper()
 	fuzzEnvOnce.Do(func() {
 		iss := &v1alpha1.AntreaClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: "fuzz"}}
-		cfg, err := resolveConfig(iss, fuzzNamespace)
+		cfg, err := ResolveConfig(iss, fuzzNamespace)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -94,9 +94,9 @@ func controllerWithSecret(fx fuzzEnv, data map[string][]byte) *Controller {
 		client:   c,
 		clock:    clock.RealClock{},
 		recorder: &events.FakeRecorder{},
-		store:    newCAStore(c, []string{fuzzNamespace}),
+		store:    NewCAStore(c, c, clock.RealClock{}, fuzzNamespace, nil),
 		rechecks: newRecheckScheduler(clock.RealClock{}),
-		metrics:  newMetrics(prometheus.NewRegistry()),
+		metrics:  NewMetrics(prometheus.NewRegistry(), c),
 	}
 }
 

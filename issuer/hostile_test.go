@@ -236,6 +236,13 @@ func hostileCASecret(ctx context.Context, t *testing.T, name string, tc hostileC
 	secret := createSecret(ctx, t, clusterResourceNamespace, secretName, map[string][]byte{"tls.crt": good.certPEM, "tls.key": good.keyPEM})
 	iss := createClusterIssuer(ctx, t, secretName, v1alpha1.IssuerSpec{CA: v1alpha1.CASpec{Provided: &v1alpha1.ProvidedCA{SecretName: secretName}}}, metav1.ConditionTrue)
 
+	// Ready means the issuer claimed the Secret (its annotation): write on top of that.
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(secret), secret); err != nil {
+		t.Fatal(err)
+	}
+	if owner := secret.Annotations["certificates.antrea.io/issuer"]; owner != "AntreaClusterIssuer/"+secretName {
+		t.Errorf("owner annotation = %q, want the issuer", owner)
+	}
 	secret.Data = tc.caSecret(t, good)
 	if err := env.Client.Update(ctx, secret); err != nil {
 		t.Fatal(err)

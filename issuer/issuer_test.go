@@ -22,6 +22,7 @@ import (
 	"antrea.io/antrea-issuer/internal/testenv"
 	"antrea.io/antrea-issuer/issuer"
 	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
+	"antrea.io/antrea-issuer/issuer/rotation"
 )
 
 func clusterIssuerRef(name string) cmmeta.IssuerReference {
@@ -75,7 +76,7 @@ func TestClusterIssuerWithEmptySpecSignsAntreaCertificate(t *testing.T) {
 		if iss.Status.CA == nil || iss.Status.CA.Active == nil || iss.Status.CA.Phase != "Steady" {
 			return fmt.Errorf("status.ca = %+v", iss.Status.CA)
 		}
-		if c := meta.FindStatusCondition(iss.Status.Conditions, issuer.ConditionCARotation); c == nil || c.Reason != "Idle" {
+		if c := meta.FindStatusCondition(iss.Status.Conditions, rotation.ConditionCARotation); c == nil || c.Reason != "Idle" {
 			return fmt.Errorf("CARotation condition = %+v", c)
 		}
 		return nil
@@ -307,7 +308,15 @@ func TestProvidedCASecretProblemsAreReported(t *testing.T) {
 
 func TestInvalidSpecsAreRejectedByTheAPIServer(t *testing.T) {
 	ctx := testenv.Context(t)
-	dur := func(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
+	gen := func(g v1alpha1.GeneratedCA) v1alpha1.IssuerSpec {
+		return v1alpha1.IssuerSpec{CA: v1alpha1.CASpec{Generated: &g}}
+	}
+	provided := func(p v1alpha1.ProvidedCA) v1alpha1.IssuerSpec {
+		return v1alpha1.IssuerSpec{CA: v1alpha1.CASpec{Provided: &p}}
+	}
+	policy := func(p v1alpha1.PolicySpec) v1alpha1.IssuerSpec { return v1alpha1.IssuerSpec{Policy: p} }
+	// Every duration a tenant can type in any namespace: before the API server validated them, one
+	// of these stopped the controller from listing issuers, for every issuer of the cluster.
 	tests := map[string]struct {
 		spec v1alpha1.IssuerSpec
 		want string
@@ -316,32 +325,43 @@ func TestInvalidSpecsAreRejectedByTheAPIServer(t *testing.T) {
 			spec: v1alpha1.IssuerSpec{CA: v1alpha1.CASpec{Generated: &v1alpha1.GeneratedCA{}, Provided: &v1alpha1.ProvidedCA{SecretName: "x"}}},
 			want: "at most one of generated and provided",
 		},
-		"unknown key algorithm": {
-			spec: v1alpha1.IssuerSpec{CA: v1alpha1.CASpec{Generated: &v1alpha1.GeneratedCA{KeyAlgorithm: "DSA"}}},
-			want: "keyAlgorithm",
+		"unknown key algorithm":          {spec: gen(v1alpha1.GeneratedCA{KeyAlgorithm: "DSA"}), want: "keyAlgorithm"},
+		"duration banana":                {spec: gen(v1alpha1.GeneratedCA{Duration: "banana"}), want: "spec.ca.generated.duration"},
+		"duration overflows":             {spec: gen(v1alpha1.GeneratedCA{Duration: "9999999999h"}), want: "must be a duration from 2h to 87600h"},
+		"duration too short":             {spec: gen(v1alpha1.GeneratedCA{Duration: "1h", RenewBefore: "40m"}), want: "must be a duration from 2h to 87600h"},
+		"renewBefore banana":             {spec: gen(v1alpha1.GeneratedCA{RenewBefore: "banana"}), want: "spec.ca.generated.renewBefore"},
+		"renewBefore zero":               {spec: gen(v1alpha1.GeneratedCA{RenewBefore: "0s"}), want: "must be a positive duration"},
+		"renewBefore not below duration": {spec: gen(v1alpha1.GeneratedCA{Duration: "24h"}), want: "renewBefore 8760h must be shorter than duration 24h"},
+		"minPhaseDuration banana":        {spec: gen(v1alpha1.GeneratedCA{MinPhaseDuration: "banana"}), want: "spec.ca.generated.minPhaseDuration"},
+		"minPhaseDuration negative":      {spec: gen(v1alpha1.GeneratedCA{MinPhaseDuration: "-5m"}), want: "spec.ca.generated.minPhaseDuration"},
+		"minPhaseDuration far too long":  {spec: gen(v1alpha1.GeneratedCA{MinPhaseDuration: "100000h"}), want: "must be a duration from 1s to 168h"},
+		"rotation cannot fit": {
+			spec: gen(v1alpha1.GeneratedCA{Duration: "2h", RenewBefore: "1h59m50s", MinPhaseDuration: "5h"}),
+			want: "renewBefore 1h59m50s leaves no time to rotate",
 		},
-		"min above max duration": {
-			spec: v1alpha1.IssuerSpec{Policy: v1alpha1.PolicySpec{MinDuration: dur(48 * time.Hour), MaxDuration: dur(24 * time.Hour)}},
-			want: "minDuration must not exceed maxDuration",
-		},
-		"unknown usage": {
-			spec: v1alpha1.IssuerSpec{Policy: v1alpha1.PolicySpec{Usages: []v1alpha1.KeyUsage{"teleport"}}},
-			want: "usages",
-		},
-		"provided without a Secret name": {
-			spec: v1alpha1.IssuerSpec{CA: v1alpha1.CASpec{Provided: &v1alpha1.ProvidedCA{}}},
-			want: "secretName",
-		},
+		"provided minPhaseDuration banana": {spec: provided(v1alpha1.ProvidedCA{SecretName: "x", MinPhaseDuration: "banana"}), want: "spec.ca.provided.minPhaseDuration"},
+		"policy minDuration banana":        {spec: policy(v1alpha1.PolicySpec{MinDuration: "banana"}), want: "spec.policy.minDuration"},
+		"policy maxDuration zero":          {spec: policy(v1alpha1.PolicySpec{MaxDuration: "0s"}), want: "must be a positive duration"},
+		"min above max duration":           {spec: policy(v1alpha1.PolicySpec{MinDuration: "48h", MaxDuration: "24h"}), want: "minDuration must not exceed maxDuration"},
+		"unknown usage":                    {spec: policy(v1alpha1.PolicySpec{Usages: []v1alpha1.KeyUsage{"teleport"}}), want: "usages"},
+		"provided without a Secret name":   {spec: provided(v1alpha1.ProvidedCA{}), want: "secretName"},
 	}
 	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			iss := &v1alpha1.AntreaClusterIssuer{ObjectMeta: metav1.ObjectMeta{GenerateName: "invalid-"}, Spec: tc.spec}
-			err := env.Client.Create(ctx, iss)
-			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("create error = %v, want Invalid mentioning %q", err, tc.want)
-			}
-		})
+		for _, kind := range v1alpha1.Kinds {
+			t.Run(kind.Name+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				iss := kind.New()
+				iss.SetGenerateName("invalid-")
+				if kind.Namespaced {
+					iss.SetNamespace(teamNamespace)
+				}
+				*iss.GetSpec() = tc.spec
+				err := env.Client.Create(ctx, iss)
+				if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("create error = %v, want Invalid mentioning %q", err, tc.want)
+				}
+			})
+		}
 	}
 
 	// What the schema cannot express is reported by the controller as a permanent failure.

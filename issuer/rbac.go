@@ -10,9 +10,14 @@ package issuer
 // +kubebuilder:rbac:groups=cert-manager.io,resources=certificaterequests/status,verbs=patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 //
-// CA rotation re-issues the Certificates that use an issuer (as `cmctl renew` does: the
-// Issuing condition), and rewrites the generated CA Secret at each rotation step.
-// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=get;list;watch
-// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates/status,verbs=update
+// CA Secrets: read through the cache, created by Check, claimed (annotation) and rewritten at
+// each rotation step. A Secret the cache does not hold is read as metadata only (get), to tell a
+// missing Secret from one its owner has not labelled.
 // +kubebuilder:rbac:groups="",namespace=antrea-issuer,resources=secrets,verbs=get;list;watch;create;update
+//
+// At start, the cluster resource namespace must exist (get on that one namespace).
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get,resourceNames=antrea-issuer
+//
+// Leader election: the Lease, and the events it records through the core events API.
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=antrea-issuer,resources=leases,verbs=get;create;update
+// +kubebuilder:rbac:groups="",namespace=antrea-issuer,resources=events,verbs=create;patch

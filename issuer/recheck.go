@@ -4,11 +4,12 @@ import (
 	"sync"
 	"time"
 
-	issuerlibapi "github.com/cert-manager/issuer-lib/api/v1alpha1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
 )
 
 // recheckScheduler asks for an issuer to be checked again at a point in time (the CA's expiry),
@@ -47,8 +48,8 @@ func (r *recheckScheduler) channel(kind string) chan event.GenericEvent {
 	return ch
 }
 
-func (r *recheckScheduler) at(iss issuerlibapi.Issuer, when time.Time) {
-	kind := kindOf(iss)
+func (r *recheckScheduler) at(iss v1alpha1.Issuer, when time.Time) {
+	kind := iss.IssuerKind().Name
 	key := recheckKey{kind: kind, name: types.NamespacedName{Namespace: iss.GetNamespace(), Name: iss.GetName()}}
 	ch := r.channel(kind)
 	obj := iss.DeepCopyObject().(client.Object)

@@ -31,8 +31,9 @@ func TestRestartKeepsTheCA(t *testing.T) {
 	}
 	defer stop()
 	// Changing the spec's generation forces both controllers to re-check.
-	iss.Spec.Policy.MinDuration = &metav1.Duration{Duration: 2 * 60 * 60 * 1e9}
-	if err := env.Client.Update(ctx, iss); err != nil {
+	patch := client.MergeFrom(iss.DeepCopy())
+	iss.Spec.Policy.MinDuration = "2h"
+	if err := env.Client.Patch(ctx, iss, patch); err != nil {
 		t.Fatal(err)
 	}
 	waitIssuerReady(ctx, t, iss, metav1.ConditionTrue, "")

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -19,8 +20,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"antrea.io/antrea-issuer/internal/logfilter"
 	"antrea.io/antrea-issuer/internal/testenv"
 	"antrea.io/antrea-issuer/issuer"
+	"antrea.io/antrea-issuer/issuer/rotation"
 )
 
 const (
@@ -48,7 +51,8 @@ func isFuzzWorker() bool {
 }
 
 func runMain(m *testing.M) int {
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapLevel()), zap.StacktraceLevel(zapcore.PanicLevel)))
+	// As the binary logs: expected refusals are one info line, not error lines.
+	ctrl.SetLogger(logfilter.New(zap.New(zap.UseDevMode(true), zap.Level(zapLevel()), zap.StacktraceLevel(zapcore.PanicLevel))))
 	var err error
 	env, err = testenv.New(testenv.Options{})
 	if err != nil {
@@ -94,9 +98,9 @@ func issuerOptions() issuer.Options {
 // until stop is called.
 func startManager(ctx context.Context) (stop func(), err error) {
 	opts := issuerOptions()
-	byNS := map[string]cache.Config{}
-	for _, ns := range opts.SecretNamespaces() {
-		byNS[ns] = cache.Config{}
+	byNS := map[string]cache.Config{opts.ClusterResourceNamespace: {}}
+	for _, ns := range opts.LabelledSecretNamespaces() {
+		byNS[ns] = cache.Config{LabelSelector: labels.SelectorFromSet(labels.Set{issuer.LabelCASecret: "true"})}
 	}
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:     env.Scheme,
@@ -108,7 +112,15 @@ func startManager(ctx context.Context) (stop func(), err error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	if err := issuer.SetupWithManager(ctx, mgr, opts); err != nil {
+	iss, err := issuer.New(mgr, opts)
+	if err == nil {
+		err = iss.SetupWithManager(ctx, mgr)
+	}
+	if err == nil {
+		err = rotation.SetupWithManager(ctx, mgr, rotation.Options{
+			ClusterResourceNamespace: opts.ClusterResourceNamespace, Workers: opts.Workers, CAStore: iss.CAStore()})
+	}
+	if err != nil {
 		cancel()
 		return nil, err
 	}

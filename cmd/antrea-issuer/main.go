@@ -11,8 +11,8 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -24,17 +24,21 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"antrea.io/antrea-issuer/internal/logfilter"
 	"antrea.io/antrea-issuer/internal/profiling"
 	"antrea.io/antrea-issuer/issuer"
 	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
 	"antrea.io/antrea-issuer/issuer/cainject"
+	"antrea.io/antrea-issuer/issuer/rotation"
 )
 
 func main() {
 	fs := flag.NewFlagSet(os.Args[0], flag.ExitOnError)
 	opts := newOptions(fs)
 	_ = fs.Parse(os.Args[1:]) // ExitOnError: never returns an error
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.Zap)))
+	// Expected refusals are logged once, as one line, where they are decided: the filter drops
+	// the error lines (with stack traces) issuer-lib and controller-runtime add for them.
+	ctrl.SetLogger(logfilter.New(zap.New(zap.UseFlagOptions(&opts.Zap))))
 
 	if err := run(ctrl.SetupSignalHandler(), opts); err != nil {
 		ctrl.Log.Error(err, "antrea-issuer failed")
@@ -78,9 +82,11 @@ func run(ctx context.Context, opts *Options) error {
 	// Secrets are cached only where CA Secrets live: a cluster-wide Secret cache would cost
 	// memory in proportion to every Secret of the cluster, and needs cluster-wide read access.
 	// The CA bundle sync controller keeps its own narrow caches.
-	byNS := map[string]cache.Config{}
-	for _, ns := range opts.Issuer.SecretNamespaces() {
-		byNS[ns] = cache.Config{}
+	// In the namespaces of --ca-secret-namespaces, only Secrets their owners labelled for
+	// antrea-issuer: a tenant cannot point an AntreaIssuer at any other Secret there.
+	byNS := map[string]cache.Config{opts.Issuer.ClusterResourceNamespace: {}}
+	for _, ns := range opts.Issuer.LabelledSecretNamespaces() {
+		byNS[ns] = cache.Config{LabelSelector: labels.SelectorFromSet(labels.Set{issuer.LabelCASecret: "true"})}
 	}
 	cacheOpts := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{&corev1.Secret{}: {Namespaces: byNS}},
@@ -111,7 +117,9 @@ func run(ctx context.Context, opts *Options) error {
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}
-	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+	// Ready once the caches have synced: before that, a replica cannot sign or answer for its
+	// issuers.
+	if err := mgr.AddReadyzCheck("caches", cachesSynced(mgr.GetCache())); err != nil {
 		return err
 	}
 	if opts.ProfilerAddress != "" {
@@ -121,14 +129,28 @@ func run(ctx context.Context, opts *Options) error {
 	}
 
 	if opts.EnableIssuer {
+		if err := issuer.CheckNamespace(ctx, mgr.GetAPIReader(), opts.Issuer.ClusterResourceNamespace); err != nil {
+			return err
+		}
+		iss, err := issuer.New(mgr, opts.Issuer)
+		if err != nil {
+			return fmt.Errorf("setting up the issuer controllers: %w", err)
+		}
+		if err := iss.SetupWithManager(ctx, mgr); err != nil {
+			return fmt.Errorf("setting up the issuer controllers: %w", err)
+		}
+		rotationOpts := rotation.Options{
+			ClusterResourceNamespace: opts.Issuer.ClusterResourceNamespace,
+			Workers:                  opts.Issuer.Workers,
+			CAStore:                  iss.CAStore(),
+		}
 		if opts.EnableCABundleSync {
 			// CA rotation waits for Antrea's CA bundles to carry a new CA before its next step.
 			opts.CABundleSync.Synced = &cainject.SyncedBundle{}
-			opts.Issuer.AntreaSecret = types.NamespacedName{Namespace: opts.CABundleSync.Namespace, Name: opts.CABundleSync.SecretName}
-			opts.Issuer.AntreaBundle = opts.CABundleSync.Synced.Get
+			rotationOpts.PublishedBundle = opts.CABundleSync.Synced
 		}
-		if err := issuer.SetupWithManager(ctx, mgr, opts.Issuer); err != nil {
-			return fmt.Errorf("setting up the issuer controllers: %w", err)
+		if err := rotation.SetupWithManager(ctx, mgr, rotationOpts); err != nil {
+			return fmt.Errorf("setting up CA rotation: %w", err)
 		}
 	}
 	if opts.EnableCABundleSync {
@@ -138,7 +160,7 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	log.Info("starting", "issuer", opts.EnableIssuer, "caBundleSync", opts.EnableCABundleSync,
 		"clusterResourceNamespace", opts.Issuer.ClusterResourceNamespace,
-		"caSecretNamespaces", opts.Issuer.SecretNamespaces(), "antreaNamespace", opts.CABundleSync.Namespace)
+		"caSecretNamespaces", opts.Issuer.LabelledSecretNamespaces(), "antreaNamespace", opts.CABundleSync.Namespace)
 	return mgr.Start(ctx)
 }
 

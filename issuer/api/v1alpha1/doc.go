@@ -2,6 +2,7 @@
 // issuers that sign Antrea's controller certificate with a CA they create, store and rotate.
 //
 // +kubebuilder:object:generate=true
+// +kubebuilder:ac:generate=true
 // +groupName=certificates.antrea.io
 package v1alpha1
 
@@ -17,6 +18,8 @@ const GroupName = "certificates.antrea.io"
 var (
 	// GroupVersion is the group and version of these types.
 	GroupVersion = schema.GroupVersion{Group: GroupName, Version: "v1alpha1"}
+	// SchemeGroupVersion is GroupVersion under the name generated apply configurations use.
+	SchemeGroupVersion = GroupVersion
 
 	// SchemeBuilder registers these types with a scheme.
 	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)

@@ -1,14 +1,19 @@
 package v1alpha1
 
 import (
-	issuerlibapi "github.com/cert-manager/issuer-lib/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // IssuerStatus is the observed state of an issuer. The Ready condition is owned by issuer-lib;
-// the CA block by antrea-issuer's CA manager.
+// the CARotation condition and the CA block by antrea-issuer's CA rotation controller.
 type IssuerStatus struct {
-	issuerlibapi.IssuerStatus `json:",inline"`
+	// Conditions: Ready (the issuer can sign) and CARotation (what CA rotation does or waits for).
+	// The same field as issuer-lib's IssuerStatus, declared here so that apply configurations can
+	// be generated for the whole status.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
 	// CA describes the CA generations the issuer holds.
 	// +optional

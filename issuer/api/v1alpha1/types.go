@@ -11,7 +11,7 @@ import (
 // +kubebuilder:printcolumn:name="Ready",type="string",JSONPath=".status.conditions[?(@.type==\"Ready\")].status"
 // +kubebuilder:printcolumn:name="Reason",type="string",JSONPath=".status.conditions[?(@.type==\"Ready\")].reason"
 // +kubebuilder:printcolumn:name="Message",type="string",priority=1,JSONPath=".status.conditions[?(@.type==\"Ready\")].message"
-// +kubebuilder:printcolumn:name="CA Expiry",type="date",JSONPath=".status.ca.active.notAfter"
+// +kubebuilder:printcolumn:name="CA Expiry",type="string",JSONPath=".status.ca.active.notAfter",description="When the active CA expires (a date column would print a future time as <invalid>)"
 // +kubebuilder:printcolumn:name="Phase",type="string",priority=1,JSONPath=".status.ca.phase"
 // +kubebuilder:printcolumn:name="Age",type="date",JSONPath=".metadata.creationTimestamp"
 
@@ -44,7 +44,7 @@ type AntreaIssuerList struct {
 // +kubebuilder:printcolumn:name="Ready",type="string",JSONPath=".status.conditions[?(@.type==\"Ready\")].status"
 // +kubebuilder:printcolumn:name="Reason",type="string",JSONPath=".status.conditions[?(@.type==\"Ready\")].reason"
 // +kubebuilder:printcolumn:name="Message",type="string",priority=1,JSONPath=".status.conditions[?(@.type==\"Ready\")].message"
-// +kubebuilder:printcolumn:name="CA Expiry",type="date",JSONPath=".status.ca.active.notAfter"
+// +kubebuilder:printcolumn:name="CA Expiry",type="string",JSONPath=".status.ca.active.notAfter",description="When the active CA expires (a date column would print a future time as <invalid>)"
 // +kubebuilder:printcolumn:name="Phase",type="string",priority=1,JSONPath=".status.ca.phase"
 // +kubebuilder:printcolumn:name="Age",type="date",JSONPath=".metadata.creationTimestamp"
 

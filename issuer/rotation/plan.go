@@ -1,4 +1,4 @@
-package issuer
+package rotation
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
 	"antrea.io/antrea-issuer/signer"
 )
 
@@ -36,6 +37,8 @@ const (
 // certificateState is what the rotation needs to know about one Certificate using the issuer.
 type certificateState struct {
 	Key types.NamespacedName
+	// Revision is cert-manager's revision of its current certificate.
+	Revision int
 	// Issued is true once the Certificate has a current certificate (a revision whose request
 	// was signed); Certificates never issued have no Secret to bring up to date.
 	Issued bool
@@ -64,7 +67,8 @@ type rotationInput struct {
 	RequestPending bool
 	Certificates   []certificateState
 	// PublishedBundles are the CA bundles published outside Certificates' Secrets (Antrea's
-	// antrea-ca ConfigMap), by name; each must equal the issuer's bundle before a step.
+	// antrea-ca ConfigMap and caBundles), by name; each must equal the issuer's bundle before a
+	// step.
 	PublishedBundles map[string][]byte
 }
 
@@ -169,4 +173,20 @@ func applyStep(g signer.Generations, step rotationStep, next *signer.CA) (signer
 		return signer.Generations{Active: g.Active}, nil
 	}
 	return g, nil
+}
+
+// remainingNeeded is the least time the rotation still needs, from now, before it is complete:
+// what is left of the current phase's minimum duration, the phases after it, and their share of
+// the time allowed for re-issuing. An alert compares it with the time the active CA has left.
+func remainingNeeded(phase signer.Phase, phaseSince, now time.Time, minPhase time.Duration) time.Duration {
+	const steps = 3 // cert-manager re-issues every certificate after Prepare, Activate and Retire
+	reissue := v1alpha1.ReissueAllowance / steps
+	left := max(phaseSince.Add(minPhase).Sub(now), 0)
+	switch phase {
+	case signer.PhasePrepared:
+		return left + minPhase + 2*reissue
+	case signer.PhaseActivated:
+		return left + reissue
+	}
+	return 2*minPhase + steps*reissue
 }
