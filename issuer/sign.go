@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
+	"antrea.io/antrea-issuer/internal/expected"
+	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
 	"antrea.io/antrea-issuer/signer"
 )
 
@@ -24,40 +26,47 @@ import (
 //   - a CA that is missing or cannot sign is an IssuerError: issuer-lib re-checks the issuer,
 //     which reports why, and signs once it is Ready again;
 //   - anything else (API errors) is returned as is and retried until MaxRetryDuration.
-func (c *Controller) sign(ctx context.Context, cr issuerlibsigner.CertificateRequestObject, iss issuerlibapi.Issuer) (issuerlibsigner.PEMBundle, error) {
+func (c *Controller) sign(ctx context.Context, cr issuerlibsigner.CertificateRequestObject, obj issuerlibapi.Issuer) (issuerlibsigner.PEMBundle, error) {
 	start := c.clock.Now()
-	cfg, err := resolveConfig(iss, c.opts.ClusterResourceNamespace)
+	iss, ok := obj.(v1alpha1.Issuer)
+	if !ok {
+		return issuerlibsigner.PEMBundle{}, issuerlibsigner.IssuerError{Err: errUnexpectedIssuer(obj)}
+	}
+	cfg, err := ResolveConfig(iss, c.opts.ClusterResourceNamespace)
 	if err != nil {
 		return issuerlibsigner.PEMBundle{}, issuerlibsigner.IssuerError{Err: err}
 	}
 
 	details, err := cr.GetCertificateDetails()
 	if err != nil {
-		return issuerlibsigner.PEMBundle{}, issuerlibsigner.PermanentError{Err: fmt.Errorf("reading the request: %w", err)}
+		return issuerlibsigner.PEMBundle{}, c.refuse(ctx, cr, cfg, fmt.Errorf("reading the request: %w", err))
 	}
 	template, err := certificateTemplate(details)
 	if err != nil {
-		return issuerlibsigner.PEMBundle{}, issuerlibsigner.PermanentError{Err: err}
+		return issuerlibsigner.PEMBundle{}, c.refuse(ctx, cr, cfg, err)
 	}
 	if err := cfg.Policy.Evaluate(template); err != nil {
-		return issuerlibsigner.PEMBundle{}, issuerlibsigner.PermanentError{Err: err}
+		return issuerlibsigner.PEMBundle{}, c.refuse(ctx, cr, cfg, err)
 	}
 
-	gens, _, err := c.store.load(ctx, cfg, issuerRef(iss), start)
+	// The CA is read, never created, here: only Check creates a CA. A missing or unusable one
+	// makes issuer-lib re-check the issuer, which reports why.
+	_, gens, err := c.store.Get(ctx, cfg)
 	if err != nil {
-		if errors.Is(err, ErrCASecretNotFound) || errors.Is(err, ErrCASecretUnusable) || errors.Is(err, ErrNamespaceNotWatched) {
-			return issuerlibsigner.PEMBundle{}, issuerlibsigner.IssuerError{Err: err}
+		if errors.Is(err, ErrCASecretNotFound) || errors.Is(err, ErrCASecretUnusable) || errors.Is(err, ErrNamespaceNotWatched) ||
+			errors.Is(err, ErrCASecretNotLabelled) || errors.Is(err, ErrCASecretOwned) {
+			return issuerlibsigner.PEMBundle{}, issuerlibsigner.IssuerError{Err: expected.Mark(err)}
 		}
 		return issuerlibsigner.PEMBundle{}, err
 	}
 	res, err := signer.Sign(start, gens.Active, gens.Bundle(), template, signer.SignOptions{})
 	switch {
 	case errors.Is(err, signer.ErrCAUnusable), errors.Is(err, signer.ErrBundleMismatch):
-		return issuerlibsigner.PEMBundle{}, issuerlibsigner.IssuerError{Err: err}
+		return issuerlibsigner.PEMBundle{}, issuerlibsigner.IssuerError{Err: expected.Mark(err)}
 	case errors.Is(err, signer.ErrSigningFailed):
 		return issuerlibsigner.PEMBundle{}, err
 	case err != nil:
-		return issuerlibsigner.PEMBundle{}, issuerlibsigner.PermanentError{Err: err}
+		return issuerlibsigner.PEMBundle{}, c.refuse(ctx, cr, cfg, err)
 	}
 
 	if res.Truncated {
@@ -71,10 +80,26 @@ func (c *Controller) sign(ctx context.Context, cr issuerlibsigner.CertificateReq
 			"Certificate lifetime cut to the CA's expiry %s (requested until %s)",
 			res.Leaf.NotAfter.UTC().Format(time.RFC3339), res.RequestedNotAfter.UTC().Format(time.RFC3339))
 	}
-	c.metrics.signDuration.WithLabelValues(kindOf(iss)).Observe(c.clock.Since(start).Seconds())
+	c.metrics.signDuration.WithLabelValues(cfg.Kind.Name).Observe(c.clock.Since(start).Seconds())
 	log.FromContext(ctx).V(1).Info("signed certificate", "serial", res.Leaf.SerialNumber.Text(16),
 		"notAfter", res.Leaf.NotAfter, "dnsNames", res.Leaf.DNSNames)
 	return issuerlibsigner.PEMBundle{ChainPEM: res.ChainPEM, CAPEM: res.CAPEM}, nil
+}
+
+// refuse fails a request for good: one info line says why (issuer-lib's and controller-runtime's
+// error lines for it are dropped by the binary's log filter), and the message lands in the
+// request's Ready condition.
+func (c *Controller) refuse(ctx context.Context, cr issuerlibsigner.CertificateRequestObject, cfg Config, err error) error {
+	name := ""
+	if o, ok := cr.(interface{ GetName() string }); ok {
+		name = o.GetName()
+	}
+	ns := ""
+	if o, ok := cr.(interface{ GetNamespace() string }); ok {
+		ns = o.GetNamespace()
+	}
+	log.FromContext(ctx).Info("certificate request refused", "request", ns+"/"+name, "issuer", cfg.Ref, "reason", err.Error())
+	return issuerlibsigner.PermanentError{Err: expected.Mark(err)}
 }
 
 // certificateTemplate is issuer-lib's CertificateDetails.CertificateTemplate with errors that say
