@@ -8,10 +8,12 @@ CONTROLLER_GEN  ?= go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.
 ENVTEST_ASSETS  ?= $(CURDIR)/bin/k8s/$(K8S_VERSION)
 GO_TEST_FLAGS   ?= -count=1 -timeout 30m
 BIN             ?= $(CURDIR)/bin
+PROMETHEUS_VERSION ?= v0.316.0
 
 # A fallback to fetching modules from their VCS hangs without internet: use the proxy alone.
 export GOPROXY := $(shell go env GOPROXY | sed -e 's/[,|]direct$$//')
 export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
+export PROMTOOL := $(BIN)/promtool
 
 .PHONY: help
 help: ## List the targets.
@@ -25,6 +27,10 @@ build: ## Build the antrea-issuer binary into bin/.
 envtest-assets: ## Build etcd and kube-apiserver from the module proxy into bin/k8s (cached).
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/build-control-plane.sh $(ENVTEST_ASSETS)
 
+.PHONY: promtool
+promtool: ## Build promtool (Prometheus' rule tester, for e2e/alerts) from the Prometheus module into bin/ (cached).
+	PROMETHEUS_VERSION=$(PROMETHEUS_VERSION) hack/build-promtool.sh $(PROMTOOL)
+
 DEMO_ARGS ?=
 .PHONY: demo
 demo: envtest-assets ## Run the whole flow on a local control plane and print a report (DEMO_ARGS=-keep to explore).
@@ -32,7 +38,7 @@ demo: envtest-assets ## Run the whole flow on a local control plane and print a 
 	cd e2e && go run ./demo $(DEMO_ARGS)
 
 .PHONY: test
-test: envtest-assets ## Run every test that runs here: unit, fuzz seeds, integration, local e2e and chart (both modules).
+test: envtest-assets promtool ## Run every test that runs here: unit, fuzz seeds, integration, local e2e and chart (both modules).
 	go test $(GO_TEST_FLAGS) ./...
 	cd e2e && go test $(GO_TEST_FLAGS) ./...
 
@@ -86,7 +92,11 @@ chart-docs: ## Regenerate the chart's CRD templates (from config/crd) and its RE
 
 .PHONY: helm-lint
 helm-lint: ## Lint, render and schema-check the chart with Helm's Go SDK (no helm binary needed).
-	cd e2e && go test ./chart -count=1 -run 'TestLint|TestRender|TestSchema|TestGeneratedFilesUpToDate|TestCRDsMatchConfig|TestRBACMatchesGenerated'
+	cd e2e && go test ./chart -count=1 -run 'TestLint|TestRender|TestSchema|TestGeneratedFilesUpToDate|TestCRDsMatchConfig|TestRBACMatchesGenerated|TestPrometheusRuleRunbookAnchor'
+
+.PHONY: prometheus-operator-crd
+prometheus-operator-crd: ## Regenerate e2e/testdata's PrometheusRule CRD from the Prometheus Operator's API module.
+	hack/prometheus-operator-crd.sh
 # ---- end of chart, image and kind e2e ----
 
 # ---- Benchmarks (e2e/bench, docs/benchmarks.md) ----
