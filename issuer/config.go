@@ -150,12 +150,17 @@ func policyFromSpec(spec v1alpha1.PolicySpec) (signer.Policy, error) {
 	}
 	p := signer.AntreaPolicy(ns, spec.ClusterDomain)
 	if len(spec.DNSNames) > 0 {
+		// Custom DNS names: a common name must be one of them, unless commonNames says otherwise.
 		p.DNSNames = slices.Clone(spec.DNSNames)
+		p.CommonNames = nil
 	}
 	if len(spec.CommonNames) > 0 {
 		p.CommonNames = slices.Clone(spec.CommonNames)
 	}
 	p.AllowIPAddresses = spec.AllowIPAddresses
+	// A certificate may be identified by its common name or IP addresses alone when the policy
+	// says which ones it allows; by default every request carries a DNS name, as Antrea's does.
+	p.DNSNamesOptional = len(spec.CommonNames) > 0 || spec.AllowIPAddresses
 	if len(spec.Usages) > 0 {
 		usages := make([]cmapi.KeyUsage, 0, len(spec.Usages))
 		for _, u := range spec.Usages {

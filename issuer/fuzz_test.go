@@ -37,7 +37,7 @@ import (
 )
 
 // Fuzz targets for the issuer's own signing path, beyond signer's: a CertificateRequest goes
-// through issuer-lib's CertificateDetails, certificateTemplate (cert-manager's template plus the
+// through issuer-lib's CertificateDetails, certificateRequest (cert-manager's template plus the
 // CA-only extension check), the issuer's resolved policy, the CA store and signer.Sign, exactly as
 // issuer-lib calls Controller.sign. `go test ./issuer` runs the seeds; docs/security.md gives the
 // command for long runs and their figures.

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/cert-manager/cert-manager/pkg/util/pki"
@@ -21,8 +20,8 @@ import (
 )
 
 // sign is issuer-lib's Sign. Errors are mapped deliberately:
-//   - a request that can never be signed (malformed CSR, policy violation, CA requested) is a
-//     PermanentError: the CertificateRequest fails with a message listing every reason;
+//   - a request that can never be signed (malformed CSR, policy violation, CA requested, anything
+//     the certificate would not carry) is a PermanentError: the CertificateRequest fails with a message listing every reason;
 //   - a CA that is missing or cannot sign is an IssuerError: issuer-lib re-checks the issuer,
 //     which reports why, and signs once it is Ready again;
 //   - anything else (API errors) is returned as is and retried until MaxRetryDuration.
@@ -41,11 +40,13 @@ func (c *Controller) sign(ctx context.Context, cr issuerlibsigner.CertificateReq
 	if err != nil {
 		return issuerlibsigner.PEMBundle{}, c.refuse(ctx, cr, cfg, fmt.Errorf("reading the request: %w", err))
 	}
-	template, err := certificateTemplate(details)
+	csr, template, err := certificateRequest(details)
 	if err != nil {
 		return issuerlibsigner.PEMBundle{}, c.refuse(ctx, cr, cfg, err)
 	}
-	if err := cfg.Policy.Evaluate(template); err != nil {
+	// Everything the request asks for must be allowed and carried by the certificate: what Sign
+	// would drop (an otherName SAN, an unknown extension) is refused, not signed without it.
+	if err := cfg.Policy.EvaluateRequest(csr, template); err != nil {
 		return issuerlibsigner.PEMBundle{}, c.refuse(ctx, cr, cfg, err)
 	}
 
@@ -102,22 +103,21 @@ func (c *Controller) refuse(ctx context.Context, cr issuerlibsigner.CertificateR
 	return issuerlibsigner.PermanentError{Err: expected.Mark(err)}
 }
 
-// certificateTemplate is issuer-lib's CertificateDetails.CertificateTemplate with errors that say
-// what is wrong: a request too large to parse, a malformed one, or one whose signature does not
-// match its public key (proof of possession of the key failed).
-func certificateTemplate(d issuerlibsigner.CertificateDetails) (*x509.Certificate, error) {
+// certificateRequest decodes issuer-lib's CertificateDetails into the CSR and the template
+// cert-manager's pki package builds from it, with errors that say what is wrong: a request too
+// large to parse, a malformed one, or one whose signature does not match its public key (proof of
+// possession of the key failed). When the template cannot be built because the request asks for
+// what this issuer never signs (a CA, say), that is the error, as a policy refusal.
+func certificateRequest(d issuerlibsigner.CertificateDetails) (*x509.CertificateRequest, *x509.Certificate, error) {
 	if len(d.CSR) > signer.MaxCSRSize {
-		return nil, fmt.Errorf("%w: %d bytes, at most %d", signer.ErrCSRTooLarge, len(d.CSR), signer.MaxCSRSize)
+		return nil, nil, fmt.Errorf("%w: %d bytes, at most %d", signer.ErrCSRTooLarge, len(d.CSR), signer.MaxCSRSize)
 	}
 	csr, err := pki.DecodeX509CertificateRequestBytes(d.CSR)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", signer.ErrMalformedCSR, err)
+		return nil, nil, fmt.Errorf("%w: %w", signer.ErrMalformedCSR, err)
 	}
 	if err := csr.CheckSignature(); err != nil {
-		return nil, fmt.Errorf("%w: %w", signer.ErrBadCSRSignature, err)
-	}
-	if err := refuseCAOnlyExtensions(csr); err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("%w: %w", signer.ErrBadCSRSignature, err)
 	}
 	template, err := pki.CertificateTemplateFromCSR(csr,
 		pki.CertificateTemplateOverrideDuration(d.Duration),
@@ -125,40 +125,10 @@ func certificateTemplate(d issuerlibsigner.CertificateDetails) (*x509.Certificat
 		pki.CertificateTemplateValidateAndOverrideKeyUsages(d.KeyUsage, d.ExtKeyUsage),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", signer.ErrMalformedCSR, err)
-	}
-	return template, nil
-}
-
-// refuseCAOnlyExtensions refuses a CSR asking for what only a CA certificate carries: basic
-// constraints with CA:TRUE or a path length, and name constraints. signer.Sign copies none of
-// them into the leaf, and cert-manager's template resets the path length, so without this such a
-// request would be signed as a plain leaf: the requester must learn it asked for too much, not get
-// less than it asked for in silence. A plain "CA:FALSE" is fine (cert-manager can send one).
-func refuseCAOnlyExtensions(csr *x509.CertificateRequest) error {
-	var vs []signer.Violation
-	for _, ext := range csr.Extensions {
-		switch {
-		case ext.Id.Equal(pki.OIDExtensionBasicConstraints):
-			isCA, pathLen, err := pki.UnmarshalBasicConstraints(ext.Value)
-			if err != nil {
-				return fmt.Errorf("%w: basic constraints: %w", signer.ErrMalformedCSR, err)
-			}
-			if isCA {
-				vs = append(vs, signer.Violation{Field: "isCA", Value: "true",
-					Reason: "a CA certificate was requested (basic constraints CA:TRUE in the CSR); this issuer signs only leaf certificates"})
-			}
-			if pathLen != nil {
-				vs = append(vs, signer.Violation{Field: "basicConstraints", Value: strconv.Itoa(*pathLen),
-					Reason: fmt.Sprintf("a path length constraint (%d) was requested; it applies only to CA certificates and this issuer signs only leaf certificates", *pathLen)})
-			}
-		case ext.Id.Equal(pki.OIDExtensionNameConstraints):
-			vs = append(vs, signer.Violation{Field: "nameConstraints",
-				Reason: "name constraints were requested; they apply only to CA certificates and this issuer signs only leaf certificates"})
+		if vs := signer.RequestViolations(csr); len(vs) > 0 {
+			return nil, nil, &signer.PolicyError{Violations: vs}
 		}
+		return nil, nil, fmt.Errorf("%w: %w", signer.ErrMalformedCSR, err)
 	}
-	if len(vs) == 0 {
-		return nil
-	}
-	return &signer.PolicyError{Violations: vs}
+	return csr, template, nil
 }

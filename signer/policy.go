@@ -95,26 +95,52 @@ type PolicyError struct {
 
 // A request can carry thousands of names (a CSR of 36 KB holds 8000), and the message lands in
 // the CertificateRequest's status, its events and the logs: unbounded, one request made a
-// 300 KB condition message, and a policy with long patterns would exceed etcd's request size.
+// 300 KB condition message. issuer-lib repeats it in an Event, whose note the API server limits
+// to 1 kB (longer, the event is rejected): the message stays under maxPolicyMessage bytes, names
+// what fits of the first maxListedViolations, gives each list of allowed values once, and says
+// how many violations it could not name.
 const (
 	maxListedViolations = 20
-	maxPolicyMessage    = 4 << 10
+	maxPolicyMessage    = 960 // issuer-lib's event prefixes 47 bytes
 )
 
 func (e *PolicyError) Error() string {
-	n := min(len(e.Violations), maxListedViolations)
-	reasons := make([]string, n, n+1)
-	for i, v := range e.Violations[:n] {
-		reasons[i] = v.Reason
+	prefix := ErrPolicyViolation.Error() + ": "
+	// Room for "; and N more violations" whatever N is.
+	reserve := len(fmt.Sprintf("; and %d more violations", len(e.Violations)))
+	var b strings.Builder
+	b.WriteString(prefix)
+	listed := 0
+	said := map[string]bool{} // "(allowed: …)" lists already in the message: each is said once
+	for _, v := range e.Violations {
+		sep := "; "
+		if listed == 0 {
+			sep = ""
+		}
+		reason := v.Reason
+		if i := strings.LastIndex(reason, " (allowed: "); i >= 0 && strings.HasSuffix(reason, ")") {
+			if said[reason[i:]] {
+				reason = reason[:i]
+			} else {
+				said[reason[i:]] = true
+			}
+		}
+		if listed == maxListedViolations || b.Len()+len(sep)+len(reason)+reserve > maxPolicyMessage {
+			break
+		}
+		b.WriteString(sep + reason)
+		listed++
 	}
-	if more := len(e.Violations) - n; more > 0 {
-		reasons = append(reasons, fmt.Sprintf("and %d more violations", more))
+	if listed == 0 && len(e.Violations) > 0 {
+		// One reason longer than the limit (long patterns): cut it; reasons quote names as ASCII.
+		r := e.Violations[0].Reason
+		b.WriteString(r[:max(0, maxPolicyMessage-b.Len()-reserve-len(" [truncated]"))] + " [truncated]")
+		listed = 1
 	}
-	msg := ErrPolicyViolation.Error() + ": " + strings.Join(reasons, "; ")
-	if len(msg) > maxPolicyMessage {
-		msg = msg[:maxPolicyMessage-len(" [truncated]")] + " [truncated]" // reasons quote names as ASCII
+	if more := len(e.Violations) - listed; more > 0 {
+		fmt.Fprintf(&b, "; and %d more violations", more)
 	}
-	return msg
+	return b.String()
 }
 
 // Unwrap makes errors.Is(err, ErrPolicyViolation) hold.
