@@ -35,10 +35,12 @@ import (
 func main() {
 	fs := flag.NewFlagSet(os.Args[0], flag.ExitOnError)
 	opts := newOptions(fs)
+	announceVersion := versionFlag(fs)
 	_ = fs.Parse(os.Args[1:]) // ExitOnError: never returns an error
 	// Expected refusals are logged once, as one line, where they are decided: the filter drops
 	// the error lines (with stack traces) issuer-lib and controller-runtime add for them.
 	ctrl.SetLogger(logfilter.New(zap.New(zap.UseFlagOptions(&opts.Zap))))
+	announceVersion()
 
 	if err := run(ctrl.SetupSignalHandler(), opts); err != nil {
 		ctrl.Log.Error(err, "antrea-issuer failed")
