@@ -43,7 +43,8 @@ func main() {
 	announceVersion()
 
 	if err := run(ctrl.SetupSignalHandler(), opts); err != nil {
-		ctrl.Log.Error(err, "antrea-issuer failed")
+		// One line that says what is wrong: a stack trace would only point at this call.
+		fmt.Fprintln(os.Stderr, "antrea-issuer:", err)
 		os.Exit(1)
 	}
 }

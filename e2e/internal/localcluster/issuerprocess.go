@@ -141,3 +141,6 @@ func FreePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// HealthAddress is where the running process serves /healthz and /readyz.
+func (p *IssuerProcess) HealthAddress() string { return p.healthAddr }
