@@ -3,9 +3,11 @@ package cainject
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/clock"
 )
 
 // Defaults: Antrea's own names and labels.
@@ -16,6 +18,10 @@ const (
 	DefaultConfigMapName  = "antrea-ca"
 	DefaultTargetSelector = "app=antrea,served-by=antrea-controller"
 	DefaultFieldOwner     = "antrea-issuer-cainject"
+
+	// DefaultSettlePeriod is how long a Secret must stay usable after a takeover before it is
+	// published: antrea-controller's resync period, so that it has seen the Secret too.
+	DefaultSettlePeriod = 2 * time.Minute
 
 	// ConfigMapKey is the key of the bundle in the ConfigMap: antrea-agent and antctl always
 	// read ca.crt, whatever key the Secret uses.
@@ -30,8 +36,17 @@ type Options struct {
 	ConfigMapName  string // default "antrea-ca"
 	TargetSelector string // label selector, default "app=antrea,served-by=antrea-controller"
 	FieldOwner     string // default "antrea-issuer-cainject"
+	// SettlePeriod: once a takeover was seen (SelfSignedMode, CertificateNotChained), a usable
+	// Secret is published only after no takeover has been seen for this long, so the sync never
+	// takes part while the Secret keeps changing hands. Default DefaultSettlePeriod; 0 publishes
+	// at once.
+	SettlePeriod time.Duration
 	// Synced, when set, is updated with the bundle after every complete sync (optional).
 	Synced *SyncedBundle
+	// Metrics, when nil, are NewMetrics(controller-runtime's metrics.Registry).
+	Metrics *Metrics
+	// Clock, when nil, is the real clock.
+	Clock clock.PassiveClock
 }
 
 // DefaultOptions are Antrea's defaults.
@@ -43,6 +58,7 @@ func DefaultOptions() Options {
 		ConfigMapName:  DefaultConfigMapName,
 		TargetSelector: DefaultTargetSelector,
 		FieldOwner:     DefaultFieldOwner,
+		SettlePeriod:   DefaultSettlePeriod,
 	}
 }
 
@@ -66,6 +82,9 @@ func (o Options) Validate() error {
 		errs = append(errs, errors.New("field owner: must not be empty"))
 	case len(o.FieldOwner) > 128:
 		errs = append(errs, errors.New("field owner: must be at most 128 characters"))
+	}
+	if o.SettlePeriod < 0 {
+		errs = append(errs, fmt.Errorf("settle period: must not be negative, got %s", o.SettlePeriod))
 	}
 	return errors.Join(errs...)
 }

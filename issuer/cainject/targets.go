@@ -1,7 +1,6 @@
 package cainject
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 
@@ -10,6 +9,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensionsv1ac "k8s.io/apiextensions-apiserver/pkg/client/applyconfiguration/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	admissionregistrationv1ac "k8s.io/client-go/applyconfigurations/admissionregistration/v1"
@@ -20,20 +20,52 @@ import (
 )
 
 // target is one kind of object carrying a CA bundle (cert-manager cainjector's InjectTarget
-// idea): it lists the selected objects from the narrow cache, tells whether one already carries
+// idea): it lists the selected objects from the narrow cache, tells whether one already trusts
 // the bundle, and builds the apply configuration that sets the bundle and nothing else.
 type target interface {
 	// kind names the target kind in logs, events and metrics.
 	kind() string
 	// list returns the selected objects of this kind, read from the narrow cache.
 	list(ctx context.Context, r client.Reader) ([]client.Object, error)
-	// check reports whether obj carries bundle; skip is non-empty when obj is selected but
-	// cannot carry a bundle (it is then reported, never written).
-	check(obj client.Object, bundle []byte) (inSync bool, skip string)
+	// check reports whether every bundle obj carries satisfies ok; skip is non-empty when obj is
+	// selected but cannot carry a bundle (it is then reported, never written).
+	check(obj client.Object, ok func([]byte) bool) (inSync bool, skip string)
 	// applyConfig sets bundle on obj and owns nothing else. Existing objects are applied with
 	// their resourceVersion as a precondition: a write is based on what was checked, so an
 	// object changed (or deleted) since is re-read instead of being patched blindly.
 	applyConfig(obj client.Object, bundle []byte) runtime.ApplyConfiguration
+}
+
+// targetsFor lists every kind of target, the antrea-ca ConfigMap first.
+func targetsFor(opts Options) []target {
+	return []target{
+		configMapTarget{namespace: opts.Namespace, name: opts.ConfigMapName, key: ConfigMapKey},
+		apiServiceTarget{},
+		webhookTarget{validating: false},
+		webhookTarget{validating: true},
+		crdTarget{},
+	}
+}
+
+// listSelected lists every object of list's kind in the narrow cache, which holds only the
+// label-selected ones.
+func listSelected(ctx context.Context, r client.Reader, list client.ObjectList) ([]client.Object, error) {
+	if err := r.List(ctx, list); err != nil {
+		return nil, err
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]client.Object, 0, len(items))
+	for _, it := range items {
+		obj, ok := it.(client.Object)
+		if !ok {
+			return nil, fmt.Errorf("listing %T: item %T is not an object", list, it)
+		}
+		out = append(out, obj)
+	}
+	return out, nil
 }
 
 // configMapTarget is the antrea-ca ConfigMap: key ca.crt and label app=antrea are owned, other
@@ -41,6 +73,11 @@ type target interface {
 type configMapTarget struct {
 	namespace, name, key string
 }
+
+const (
+	antreaAppLabel = "app"
+	antreaAppValue = "antrea"
+)
 
 func (t configMapTarget) kind() string { return "ConfigMap" }
 
@@ -57,16 +94,11 @@ func (t configMapTarget) list(ctx context.Context, r client.Reader) ([]client.Ob
 	return []client.Object{cm}, nil
 }
 
-func (t configMapTarget) check(obj client.Object, bundle []byte) (bool, string) {
+func (t configMapTarget) check(obj client.Object, ok func([]byte) bool) (bool, string) {
 	cm := obj.(*corev1.ConfigMap)
-	v, ok := cm.Data[t.key]
-	return ok && v == string(bundle) && cm.Labels[antreaAppLabel] == antreaAppValue, ""
+	v, has := cm.Data[t.key]
+	return has && ok([]byte(v)) && cm.Labels[antreaAppLabel] == antreaAppValue, ""
 }
-
-const (
-	antreaAppLabel = "app"
-	antreaAppValue = "antrea"
-)
 
 func (t configMapTarget) applyConfig(obj client.Object, bundle []byte) runtime.ApplyConfiguration {
 	ac := corev1ac.ConfigMap(t.name, t.namespace).
@@ -84,18 +116,10 @@ type apiServiceTarget struct{}
 func (apiServiceTarget) kind() string { return "APIService" }
 
 func (apiServiceTarget) list(ctx context.Context, r client.Reader) ([]client.Object, error) {
-	l := &apiregistrationv1.APIServiceList{}
-	if err := r.List(ctx, l); err != nil {
-		return nil, err
-	}
-	out := make([]client.Object, 0, len(l.Items))
-	for i := range l.Items {
-		out = append(out, &l.Items[i])
-	}
-	return out, nil
+	return listSelected(ctx, r, &apiregistrationv1.APIServiceList{})
 }
 
-func (apiServiceTarget) check(obj client.Object, bundle []byte) (bool, string) {
+func (apiServiceTarget) check(obj client.Object, ok func([]byte) bool) (bool, string) {
 	as := obj.(*apiregistrationv1.APIService)
 	switch {
 	case as.Spec.Service == nil:
@@ -103,7 +127,7 @@ func (apiServiceTarget) check(obj client.Object, bundle []byte) (bool, string) {
 	case as.Spec.InsecureSkipTLSVerify:
 		return false, "insecureSkipTLSVerify is true: the API refuses a caBundle beside it"
 	}
-	return bytes.Equal(as.Spec.CABundle, bundle), ""
+	return ok(as.Spec.CABundle), ""
 }
 
 func (apiServiceTarget) applyConfig(obj client.Object, bundle []byte) runtime.ApplyConfiguration {
@@ -112,86 +136,68 @@ func (apiServiceTarget) applyConfig(obj client.Object, bundle []byte) runtime.Ap
 		WithSpec(apiregistrationv1ac.APIServiceSpec().WithCABundle(bundle...))
 }
 
-// mutatingWebhookTarget is clientConfig.caBundle of every webhook of selected
-// MutatingWebhookConfigurations (webhooks is a list map keyed by name: only name and caBundle are
-// applied).
-type mutatingWebhookTarget struct{}
+// webhookTarget is clientConfig.caBundle of every webhook of selected Mutating (or, when
+// validating is set, Validating) WebhookConfigurations. webhooks is a list map keyed by name:
+// only name and caBundle are applied.
+type webhookTarget struct{ validating bool }
 
-func (mutatingWebhookTarget) kind() string { return "MutatingWebhookConfiguration" }
-
-func (mutatingWebhookTarget) list(ctx context.Context, r client.Reader) ([]client.Object, error) {
-	l := &admissionregistrationv1.MutatingWebhookConfigurationList{}
-	if err := r.List(ctx, l); err != nil {
-		return nil, err
+func (t webhookTarget) kind() string {
+	if t.validating {
+		return "ValidatingWebhookConfiguration"
 	}
-	out := make([]client.Object, 0, len(l.Items))
-	for i := range l.Items {
-		out = append(out, &l.Items[i])
-	}
-	return out, nil
+	return "MutatingWebhookConfiguration"
 }
 
-func (mutatingWebhookTarget) check(obj client.Object, bundle []byte) (bool, string) {
-	cfg := obj.(*admissionregistrationv1.MutatingWebhookConfiguration)
-	if len(cfg.Webhooks) == 0 {
+func (t webhookTarget) list(ctx context.Context, r client.Reader) ([]client.Object, error) {
+	if t.validating {
+		return listSelected(ctx, r, &admissionregistrationv1.ValidatingWebhookConfigurationList{})
+	}
+	return listSelected(ctx, r, &admissionregistrationv1.MutatingWebhookConfigurationList{})
+}
+
+// webhookBundles returns each webhook's name and caBundle, in order.
+func webhookBundles(obj client.Object) (names []string, bundles [][]byte) {
+	switch cfg := obj.(type) {
+	case *admissionregistrationv1.MutatingWebhookConfiguration:
+		for _, w := range cfg.Webhooks {
+			names, bundles = append(names, w.Name), append(bundles, w.ClientConfig.CABundle)
+		}
+	case *admissionregistrationv1.ValidatingWebhookConfiguration:
+		for _, w := range cfg.Webhooks {
+			names, bundles = append(names, w.Name), append(bundles, w.ClientConfig.CABundle)
+		}
+	}
+	return names, bundles
+}
+
+func (t webhookTarget) check(obj client.Object, ok func([]byte) bool) (bool, string) {
+	_, bundles := webhookBundles(obj)
+	if len(bundles) == 0 {
 		return false, "no webhooks"
 	}
-	for _, w := range cfg.Webhooks {
-		if !bytes.Equal(w.ClientConfig.CABundle, bundle) {
+	for _, b := range bundles {
+		if !ok(b) {
 			return false, ""
 		}
 	}
 	return true, ""
 }
 
-func (mutatingWebhookTarget) applyConfig(obj client.Object, bundle []byte) runtime.ApplyConfiguration {
-	cfg := obj.(*admissionregistrationv1.MutatingWebhookConfiguration)
-	ac := admissionregistrationv1ac.MutatingWebhookConfiguration(cfg.Name).WithResourceVersion(cfg.ResourceVersion)
-	for _, w := range cfg.Webhooks {
-		ac.WithWebhooks(admissionregistrationv1ac.MutatingWebhook().
-			WithName(w.Name).
-			WithClientConfig(admissionregistrationv1ac.WebhookClientConfig().WithCABundle(bundle...)))
+func (t webhookTarget) applyConfig(obj client.Object, bundle []byte) runtime.ApplyConfiguration {
+	names, _ := webhookBundles(obj)
+	cc := func() *admissionregistrationv1ac.WebhookClientConfigApplyConfiguration {
+		return admissionregistrationv1ac.WebhookClientConfig().WithCABundle(bundle...)
 	}
-	return ac
-}
-
-// validatingWebhookTarget is mutatingWebhookTarget for ValidatingWebhookConfigurations.
-type validatingWebhookTarget struct{}
-
-func (validatingWebhookTarget) kind() string { return "ValidatingWebhookConfiguration" }
-
-func (validatingWebhookTarget) list(ctx context.Context, r client.Reader) ([]client.Object, error) {
-	l := &admissionregistrationv1.ValidatingWebhookConfigurationList{}
-	if err := r.List(ctx, l); err != nil {
-		return nil, err
-	}
-	out := make([]client.Object, 0, len(l.Items))
-	for i := range l.Items {
-		out = append(out, &l.Items[i])
-	}
-	return out, nil
-}
-
-func (validatingWebhookTarget) check(obj client.Object, bundle []byte) (bool, string) {
-	cfg := obj.(*admissionregistrationv1.ValidatingWebhookConfiguration)
-	if len(cfg.Webhooks) == 0 {
-		return false, "no webhooks"
-	}
-	for _, w := range cfg.Webhooks {
-		if !bytes.Equal(w.ClientConfig.CABundle, bundle) {
-			return false, ""
+	if t.validating {
+		ac := admissionregistrationv1ac.ValidatingWebhookConfiguration(obj.GetName()).WithResourceVersion(obj.GetResourceVersion())
+		for _, n := range names {
+			ac.WithWebhooks(admissionregistrationv1ac.ValidatingWebhook().WithName(n).WithClientConfig(cc()))
 		}
+		return ac
 	}
-	return true, ""
-}
-
-func (validatingWebhookTarget) applyConfig(obj client.Object, bundle []byte) runtime.ApplyConfiguration {
-	cfg := obj.(*admissionregistrationv1.ValidatingWebhookConfiguration)
-	ac := admissionregistrationv1ac.ValidatingWebhookConfiguration(cfg.Name).WithResourceVersion(cfg.ResourceVersion)
-	for _, w := range cfg.Webhooks {
-		ac.WithWebhooks(admissionregistrationv1ac.ValidatingWebhook().
-			WithName(w.Name).
-			WithClientConfig(admissionregistrationv1ac.WebhookClientConfig().WithCABundle(bundle...)))
+	ac := admissionregistrationv1ac.MutatingWebhookConfiguration(obj.GetName()).WithResourceVersion(obj.GetResourceVersion())
+	for _, n := range names {
+		ac.WithWebhooks(admissionregistrationv1ac.MutatingWebhook().WithName(n).WithClientConfig(cc()))
 	}
 	return ac
 }
@@ -203,18 +209,10 @@ type crdTarget struct{}
 func (crdTarget) kind() string { return "CustomResourceDefinition" }
 
 func (crdTarget) list(ctx context.Context, r client.Reader) ([]client.Object, error) {
-	l := &apiextensionsv1.CustomResourceDefinitionList{}
-	if err := r.List(ctx, l); err != nil {
-		return nil, err
-	}
-	out := make([]client.Object, 0, len(l.Items))
-	for i := range l.Items {
-		out = append(out, &l.Items[i])
-	}
-	return out, nil
+	return listSelected(ctx, r, &apiextensionsv1.CustomResourceDefinitionList{})
 }
 
-func (crdTarget) check(obj client.Object, bundle []byte) (bool, string) {
+func (crdTarget) check(obj client.Object, ok func([]byte) bool) (bool, string) {
 	crd := obj.(*apiextensionsv1.CustomResourceDefinition)
 	conv := crd.Spec.Conversion
 	if conv == nil || conv.Strategy != apiextensionsv1.WebhookConverter {
@@ -227,7 +225,7 @@ func (crdTarget) check(obj client.Object, bundle []byte) (bool, string) {
 	if conv.Webhook == nil || conv.Webhook.ClientConfig == nil {
 		return false, ""
 	}
-	return bytes.Equal(conv.Webhook.ClientConfig.CABundle, bundle), ""
+	return ok(conv.Webhook.ClientConfig.CABundle), ""
 }
 
 func (crdTarget) applyConfig(obj client.Object, bundle []byte) runtime.ApplyConfiguration {
