@@ -4,9 +4,10 @@ package cainject_test
 // started with a real controller-runtime manager per test, and bounded polling helpers.
 
 import (
-	"antrea.io/antrea-issuer/issuer/cainject"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
@@ -37,6 +38,7 @@ import (
 
 	"antrea.io/antrea-issuer/e2e/internal/antreasim"
 	"antrea.io/antrea-issuer/internal/testenv"
+	"antrea.io/antrea-issuer/issuer/cainject"
 )
 
 const ns = antreasim.Namespace
@@ -100,18 +102,29 @@ func cluster(t *testing.T) (*testenv.Env, context.Context) {
 	return env, ctx
 }
 
-// requestLog records every request a manager makes (method, URL, user agent's field manager).
+// requestLog records every request a manager makes, and the status of its answer.
 type requestLog struct {
-	mu   sync.Mutex
-	reqs []*http.Request
+	mu     sync.Mutex
+	reqs   []*http.Request
+	status map[*http.Request]int
 }
 
 func (l *requestLog) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		rec := r.Clone(context.Background())
 		l.mu.Lock()
-		l.reqs = append(l.reqs, r.Clone(context.Background()))
+		l.reqs = append(l.reqs, rec)
 		l.mu.Unlock()
-		return rt.RoundTrip(r)
+		resp, err := rt.RoundTrip(r)
+		if err == nil {
+			l.mu.Lock()
+			if l.status == nil {
+				l.status = map[*http.Request]int{}
+			}
+			l.status[rec] = resp.StatusCode
+			l.mu.Unlock()
+		}
+		return resp, err
 	})
 }
 
@@ -132,20 +145,54 @@ func (l *requestLog) matching(keep func(*http.Request) bool) []*http.Request {
 	return out
 }
 
+func isApply(r *http.Request) bool {
+	return r.Method == http.MethodPatch && r.URL.Query().Get("fieldManager") == cainject.DefaultFieldOwner
+}
+
 // applies counts server-side applies by this controller's field owner, by URL path.
 func (l *requestLog) applies() map[string]int {
 	out := map[string]int{}
-	for _, r := range l.matching(func(r *http.Request) bool {
-		return r.Method == http.MethodPatch && r.URL.Query().Get("fieldManager") == cainject.DefaultFieldOwner
-	}) {
+	for _, r := range l.matching(isApply) {
 		out[r.URL.Path]++
 	}
 	return out
 }
 
+// writes counts the applies the API server accepted, by "<Kind>/<name>" (the stand-in
+// antrea-controller's keys).
+func (l *requestLog) writes() map[string]int {
+	out := map[string]int{}
+	for _, r := range l.matching(isApply) {
+		l.mu.Lock()
+		status := l.status[r]
+		l.mu.Unlock()
+		if status >= 200 && status < 300 {
+			out[objectID(r.URL.Path)]++
+		}
+	}
+	return out
+}
+
+// objectID turns an object's URL path into "<Kind>/<name>".
+func objectID(path string) string {
+	kinds := map[string]string{
+		"configmaps": "ConfigMap", "apiservices": "APIService",
+		"mutatingwebhookconfigurations":   "MutatingWebhookConfiguration",
+		"validatingwebhookconfigurations": "ValidatingWebhookConfiguration",
+		"customresourcedefinitions":       "CustomResourceDefinition",
+	}
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	if len(parts) < 2 {
+		return path
+	}
+	return kinds[parts[len(parts)-2]] + "/" + parts[len(parts)-1]
+}
+
 type controllerHandle struct {
 	requests *requestLog
-	stop     func()
+	// metrics is the controller's own registry.
+	metrics *prometheus.Registry
+	stop    func()
 }
 
 type startOptions struct {
@@ -153,10 +200,21 @@ type startOptions struct {
 	config *rest.Config
 }
 
-// startController runs the controller in a real manager on the control plane until the test ends.
+// testSettlePeriod is the settle period of the tests: Antrea's 2 minutes scaled down.
+const testSettlePeriod = time.Second
+
+// testOptions are the defaults with the settle period scaled down.
+func testOptions() cainject.Options {
+	o := cainject.DefaultOptions()
+	o.SettlePeriod = testSettlePeriod
+	return o
+}
+
+// startController runs the controller in a real manager on the control plane until the test
+// ends, with its metrics in a registry of its own.
 func startController(t *testing.T, ctx context.Context, so ...startOptions) *controllerHandle {
 	t.Helper()
-	o := startOptions{opts: cainject.DefaultOptions(), config: env.Config}
+	o := startOptions{opts: testOptions(), config: env.Config}
 	if len(so) > 0 {
 		if so[0].opts != (cainject.Options{}) {
 			o.opts = so[0].opts
@@ -165,8 +223,8 @@ func startController(t *testing.T, ctx context.Context, so ...startOptions) *con
 			o.config = so[0].config
 		}
 	}
-	resetMetrics()
-	h := &controllerHandle{requests: &requestLog{}}
+	h := &controllerHandle{requests: &requestLog{}, metrics: prometheus.NewRegistry()}
+	o.opts.Metrics = cainject.NewMetrics(h.metrics)
 	cfg := rest.CopyConfig(o.config)
 	cfg.Wrap(h.requests.wrap)
 	cfg.QPS = -1 // the binary's default (cmd/antrea-issuer): no client-side limit
@@ -200,42 +258,86 @@ func startController(t *testing.T, ctx context.Context, so ...startOptions) *con
 	return h
 }
 
-// resetMetrics zeroes the package's metrics (they are process-wide; tests run one at a time).
-func resetMetrics() {
-	targetsGauge.Reset()
-	sourceProblem.Reset()
-	setSourceProblem("")
-}
-
-// metricValue reads a gauge or counter.
-func metricValue(t *testing.T, c prometheus.Metric) float64 {
+// metricValue reads the gauge or counter name whose labels include every pair of labels ("k", "v",
+// ...), from the controller's registry; 0 when absent.
+func (h *controllerHandle) metricValue(t *testing.T, name string, labels ...string) float64 {
 	t.Helper()
-	m := &dto.Metric{}
-	if err := c.Write(m); err != nil {
+	mfs, err := h.metrics.Gather()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Gauge != nil {
-		return m.GetGauge().GetValue()
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				if !hasLabel(m, labels[i], labels[i+1]) {
+					continue next
+				}
+			}
+			return m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		}
 	}
-	return m.GetCounter().GetValue()
+	return 0
 }
 
-func problemMetric(t *testing.T, r cainject.Reason) float64 {
-	return metricValue(t, sourceProblem.WithLabelValues(string(r)))
+func hasLabel(m *dto.Metric, name, value string) bool {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name && l.GetValue() == value {
+			return true
+		}
+	}
+	return false
 }
 
-func targetsMetric(t *testing.T, state string) float64 {
-	return metricValue(t, targetsGauge.WithLabelValues(state))
+func (h *controllerHandle) problem(t *testing.T, r cainject.Reason) float64 {
+	t.Helper()
+	return h.metricValue(t, "antrea_issuer_cainject_source_problem", "reason", string(r))
+}
+
+func (h *controllerHandle) targets(t *testing.T, state string) float64 {
+	t.Helper()
+	return h.metricValue(t, "antrea_issuer_cainject_targets", "state", state)
+}
+
+// inSync reports whether the controller's last pass found every one of Antrea's 8 targets in sync.
+func (h *controllerHandle) inSync(t *testing.T) (bool, string) {
+	t.Helper()
+	in, out := h.targets(t, cainject.StateInSync), h.targets(t, cainject.StateOutOfSync)
+	return in == 8 && out == 0, fmt.Sprintf("targets in_sync=%v out_of_sync=%v", in, out)
+}
+
+// conflicts counts applies refused because the object changed since it was read.
+func (h *controllerHandle) conflicts(t *testing.T) int {
+	t.Helper()
+	n := 0
+	for _, k := range []string{"ConfigMap", "APIService", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "CustomResourceDefinition"} {
+		n += int(h.metricValue(t, "antrea_issuer_cainject_writes_total", "kind", k, "result", "conflict"))
+	}
+	return n
 }
 
 // propagationSamples returns the histogram's sample count and sum (seconds).
-func propagationSamples(t *testing.T) (uint64, float64) {
+func (h *controllerHandle) propagationSamples(t *testing.T) (uint64, float64) {
 	t.Helper()
-	m := &dto.Metric{}
-	if err := propagation.Write(m); err != nil {
+	mfs, err := h.metrics.Gather()
+	if err != nil {
 		t.Fatal(err)
 	}
-	return m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
+	for _, mf := range mfs {
+		if mf.GetName() == "antrea_issuer_cainject_propagation_seconds" && len(mf.GetMetric()) == 1 {
+			hist := mf.GetMetric()[0].GetHistogram()
+			return hist.GetSampleCount(), hist.GetSampleSum()
+		}
+	}
+	return 0, 0
+}
+
+func fingerprint(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:8])
 }
 
 // eventually polls cond every 10 ms until it reports true or timeout passes; it then fails the
@@ -330,16 +432,24 @@ func waitAllCarry(ctx context.Context, t *testing.T, c client.Client, want []byt
 	return time.Since(start)
 }
 
-// secretEvents lists the events.k8s.io Events regarding the source Secret with reason.
+// secretEvents lists the events.k8s.io Events regarding the source Secret as it exists now (the
+// same name in earlier tests is another object) with reason.
 func secretEvents(ctx context.Context, t *testing.T, c client.Client, reason string) []eventsv1.Event {
 	t.Helper()
+	s := &corev1.Secret{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: antreasim.SecretName}, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		t.Fatal(err)
+	}
 	l := &eventsv1.EventList{}
 	if err := c.List(ctx, l, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
 	var out []eventsv1.Event
 	for _, e := range l.Items {
-		if e.Regarding.Kind == "Secret" && e.Regarding.Name == antreasim.SecretName && e.Reason == reason {
+		if e.Regarding.Kind == "Secret" && e.Regarding.UID == s.UID && e.Reason == reason {
 			out = append(out, e)
 		}
 	}
@@ -382,12 +492,6 @@ var _ = admissionregistrationv1.Ignore
 func nameOnly(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name} }
 
 type restConfig = rest.Config
-
-func counterValue(c prometheus.Counter) float64 {
-	m := &dto.Metric{}
-	_ = c.Write(m)
-	return m.GetCounter().GetValue()
-}
 
 func isAlreadyExists(err error) bool { return apierrors.IsAlreadyExists(err) }
 

@@ -18,10 +18,10 @@ func TestPropagationReachesEveryTarget(t *testing.T) {
 	if _, err := antreasim.CreateAntreaTargets(ctx, c, ns); err != nil {
 		t.Fatal(err)
 	}
-	startController(t, ctx)
+	h := startController(t, ctx)
 	const changes = 10
 	var seen []time.Duration
-	n0, s0 := propagationSamples(t)
+	n0, s0 := h.propagationSamples(t)
 	for i := 0; i < changes; i++ {
 		m := newMaterial(t, "antrea-issuer-ca")
 		start := time.Now()
@@ -30,10 +30,10 @@ func TestPropagationReachesEveryTarget(t *testing.T) {
 		seen = append(seen, time.Since(start))
 	}
 	eventually(t, 5*time.Second, "histogram samples", func() (bool, string) {
-		n, _ := propagationSamples(t)
+		n, _ := h.propagationSamples(t)
 		return n-n0 >= changes, "histogram behind"
 	})
-	n1, s1 := propagationSamples(t)
+	n1, s1 := h.propagationSamples(t)
 	sort.Slice(seen, func(i, j int) bool { return seen[i] < seen[j] })
 	t.Logf("%d CA changes to %d targets: seen by the test p50 %s, max %s; controller histogram mean %.1f ms over %d samples",
 		changes, bundleSlots, seen[len(seen)/2].Round(time.Millisecond), seen[len(seen)-1].Round(time.Millisecond),

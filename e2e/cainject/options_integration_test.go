@@ -1,7 +1,6 @@
 package cainject_test
 
 import (
-	"antrea.io/antrea-issuer/issuer/cainject"
 	"bytes"
 	"context"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"antrea.io/antrea-issuer/e2e/internal/antreasim"
+	"antrea.io/antrea-issuer/issuer/cainject"
 )
 
 // TestNonDefaultOptions proves nothing is hard-coded beyond the defaults: another namespace,
@@ -27,7 +27,7 @@ func TestNonDefaultOptions(t *testing.T) {
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: other}}); err != nil && !isAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	opts := cainject.DefaultOptions()
+	opts := testOptions()
 	opts.Namespace, opts.SecretName, opts.SecretKey = other, "custom-tls", "bundle.pem"
 	opts.ConfigMapName, opts.TargetSelector = "custom-ca", "team=networking"
 

@@ -1,7 +1,6 @@
 package cainject_test
 
 import (
-	"antrea.io/antrea-issuer/issuer/cainject"
 	"context"
 	"fmt"
 	"net/http"
@@ -20,15 +19,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"antrea.io/antrea-issuer/e2e/internal/antreasim"
+	"antrea.io/antrea-issuer/internal/testenv"
+	"antrea.io/antrea-issuer/issuer/cainject"
 )
 
 var rbacMarker = regexp.MustCompile(`^\s*//\s*\+kubebuilder:rbac:(.+)$`)
 
-// markerRules reads this package's +kubebuilder:rbac markers (what controller-gen turns into the
-// chart's RBAC) into rules, keyed by namespace ("" for the ClusterRole).
+// markerRules reads the +kubebuilder:rbac markers of issuer/cainject (what controller-gen turns
+// into the chart's RBAC) into rules, keyed by namespace ("" for the ClusterRole).
 func markerRules(t *testing.T) map[string][]rbacv1.PolicyRule {
 	t.Helper()
-	files, err := filepath.Glob("*.go")
+	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "issuer", "cainject", "*.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func TestRBACMarkersSuffice(t *testing.T) {
 	waitAllCarry(ctx, t, c, m.CA.CertPEM, 15*time.Second)
 	eventually(t, 10*time.Second, "the refused APIService reported", func() (bool, string) {
 		failed := secretEvents(ctx, t, c, cainject.EventReasonSyncFailed)
-		out := targetsMetric(t, cainject.StateOutOfSync)
+		out := h.targets(t, cainject.StateOutOfSync)
 		if out != 1 || len(failed) == 0 {
 			return false, fmt.Sprintf("out_of_sync=%v, %d %s events", out, len(failed), cainject.EventReasonSyncFailed)
 		}

@@ -1,7 +1,6 @@
 package cainject_test
 
 import (
-	"antrea.io/antrea-issuer/issuer/cainject"
 	"context"
 	"net/http"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"antrea.io/antrea-issuer/e2e/internal/antreasim"
+	"antrea.io/antrea-issuer/issuer/cainject"
 )
 
 // decoys are objects shaped like Antrea's targets but without its labels (or, for the CRD,
@@ -107,9 +107,10 @@ func (d *decoys) assertUntouched(ctx context.Context, t *testing.T, c client.Cli
 	}
 }
 
-// TestWaitsForTheSecret proves nothing is written before the Secret exists or while it has no
-// ca.crt, that the state is visible (metric, and an event once there is a Secret to attach it
-// to), and that everything syncs as soon as ca.crt appears.
+// TestWaitsForTheSecret proves nothing is written before the Secret exists, while it has no
+// ca.crt, or while it has a ca.crt but no tls.crt, that the state is visible (metric, and an
+// event once there is a Secret to attach it to), and that everything syncs as soon as tls.crt
+// chains to ca.crt.
 func TestWaitsForTheSecret(t *testing.T) {
 	env, ctx := cluster(t)
 	if _, err := antreasim.CreateAntreaTargets(ctx, env.Client, ns); err != nil {
@@ -118,7 +119,7 @@ func TestWaitsForTheSecret(t *testing.T) {
 	h := startController(t, ctx)
 
 	eventually(t, 10*time.Second, "SecretNotFound reported", func() (bool, string) {
-		return problemMetric(t, cainject.ReasonSecretNotFound) == 1, "source_problem{SecretNotFound} still 0"
+		return h.problem(t, cainject.ReasonSecretNotFound) == 1, "source_problem{SecretNotFound} still 0"
 	})
 	assertNothingWritten(ctx, t, env.Client, h)
 
@@ -128,8 +129,19 @@ func TestWaitsForTheSecret(t *testing.T) {
 	pending := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: antreasim.SecretName}, Type: corev1.SecretTypeOpaque}
 	putSecret(ctx, t, env.Client, pending)
 	eventually(t, 10*time.Second, "CAMissing reported", func() (bool, string) {
-		return problemMetric(t, cainject.ReasonCAMissing) == 1 && len(secretEvents(ctx, t, env.Client, string(cainject.ReasonCAMissing))) == 1,
+		return h.problem(t, cainject.ReasonCAMissing) == 1 && len(secretEvents(ctx, t, env.Client, string(cainject.ReasonCAMissing))) == 1,
 			"no CAMissing metric and event yet"
+	})
+	assertNothingWritten(ctx, t, env.Client, h)
+
+	// ca.crt alone: antrea-controller cannot serve a certificate of that CA yet, so publishing it
+	// could only break clients (an unrelated CA made every APIService unavailable).
+	caOnly := pending.DeepCopy()
+	caOnly.Data = map[string][]byte{"ca.crt": m.CA.CertPEM}
+	putSecret(ctx, t, env.Client, caOnly)
+	eventually(t, 10*time.Second, "ServingCertMissing reported", func() (bool, string) {
+		return h.problem(t, cainject.ReasonServingCertMissing) == 1 && len(secretEvents(ctx, t, env.Client, string(cainject.ReasonServingCertMissing))) == 1,
+			"no ServingCertMissing metric and event yet"
 	})
 	assertNothingWritten(ctx, t, env.Client, h)
 
@@ -138,8 +150,10 @@ func TestWaitsForTheSecret(t *testing.T) {
 	putSecret(ctx, t, env.Client, issued)
 	took := waitAllCarry(ctx, t, env.Client, m.CA.CertPEM, 10*time.Second)
 	t.Logf("all %d targets carry ca.crt %s after %s (polled every 10 ms)", bundleSlots, fingerprint(m.CA.CertPEM), took)
-	if v := problemMetric(t, cainject.ReasonCAMissing); v != 0 {
-		t.Errorf("source_problem{CAMissing} = %v after the Secret was issued", v)
+	for _, r := range []cainject.Reason{cainject.ReasonCAMissing, cainject.ReasonServingCertMissing} {
+		if v := h.problem(t, r); v != 0 {
+			t.Errorf("source_problem{%s} = %v after the Secret was issued", r, v)
+		}
 	}
 }
 
@@ -183,7 +197,7 @@ func TestSyncsEveryTargetKind(t *testing.T) {
 		t.Errorf("antrea-ca labels = %v, want app=antrea", cm.Labels)
 	}
 	eventually(t, 5*time.Second, "target metrics", func() (bool, string) {
-		in, out, skipped := targetsMetric(t, cainject.StateInSync), targetsMetric(t, cainject.StateOutOfSync), targetsMetric(t, cainject.StateSkipped)
+		in, out, skipped := h.targets(t, cainject.StateInSync), h.targets(t, cainject.StateOutOfSync), h.targets(t, cainject.StateSkipped)
 		// ConfigMap + 3 APIServices + 2 mutating + 1 validating configurations + 1 CRD = 8.
 		return in == 8 && out == 0 && skipped == 1, "in_sync/out_of_sync/skipped = " + fmtFloats(in, out, skipped)
 	})
@@ -193,15 +207,15 @@ func TestSyncsEveryTargetKind(t *testing.T) {
 
 	// A new CA (with its new leaf): everything follows.
 	m2 := newMaterial(t, "antrea-issuer-ca-2")
-	n0, s0 := propagationSamples(t)
+	n0, s0 := h.propagationSamples(t)
 	putSecret(ctx, t, env.Client, m2.CertManagerSecret(ns, antreasim.SecretName))
 	took = waitAllCarry(ctx, t, env.Client, m2.CA.CertPEM, 10*time.Second)
 	t.Logf("rotation: all %d targets carry the new ca.crt %s after the Secret update (polled every 10 ms)", bundleSlots, took)
 	eventually(t, 5*time.Second, "propagation observed", func() (bool, string) {
-		n, _ := propagationSamples(t)
+		n, _ := h.propagationSamples(t)
 		return n > n0, "no new propagation sample"
 	})
-	n1, s1 := propagationSamples(t)
+	n1, s1 := h.propagationSamples(t)
 	t.Logf("antrea_issuer_cainject_propagation_seconds for the rotation: %.1f ms (samples %d)", (s1-s0)/float64(n1-n0)*1000, n1-n0)
 
 	d.assertUntouched(ctx, t, env.Client, h)

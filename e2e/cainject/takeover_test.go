@@ -1,7 +1,7 @@
 package cainject_test
 
 import (
-	"antrea.io/antrea-issuer/issuer/cainject"
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,14 +10,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"antrea.io/antrea-issuer/e2e/internal/antreasim"
+	"antrea.io/antrea-issuer/issuer/cainject"
 )
 
-// TestTakeoverDetection proves that a Secret shaped as Antrea's selfSignedCert: true mode writes
-// it (tls.crt = leaf + Antrea's own CA, no ca.crt), or one whose tls.crt does not chain to its
-// ca.crt, raises a Warning event on the Secret and the source_problem metric telling that Antrea
-// must run with selfSignedCert: false, and that no bundle is propagated meanwhile: the targets
-// keep the last good one, so nothing clients trust breaks. A good Secret then syncs again.
-func TestTakeoverDetection(t *testing.T) {
+// TestRefusedSecrets proves that a Secret that must not be published raises a Warning event on
+// the Secret and the source_problem metric, and that nothing is written meanwhile (the targets
+// keep the last good bundle): Antrea's selfSignedCert: true shape (tls.crt = leaf + Antrea's own
+// CA, no ca.crt), its tls.crt beside a stale ca.crt, and a ca.crt carrying a private key after the
+// CA certificate (a concatenated PEM file), whose key never appears in an event. A good Secret
+// then syncs again, announced by one SourceUsable event.
+func TestRefusedSecrets(t *testing.T) {
 	env, ctx := cluster(t)
 	c := env.Client
 	if _, err := antreasim.CreateAntreaTargets(ctx, c, ns); err != nil {
@@ -30,29 +32,39 @@ func TestTakeoverDetection(t *testing.T) {
 	waitAllCarry(ctx, t, c, good.CA.CertPEM, 10*time.Second)
 	synced := sum(h.requests.applies())
 
+	withKey := good.CertManagerSecret(ns, antreasim.SecretName)
+	withKey.Data["ca.crt"] = append(bytes.Clone(good.CA.CertPEM), good.Serving.KeyPEM...)
+	keyLine := strings.Split(string(good.Serving.KeyPEM), "\n")[1]
+
 	cases := []struct {
-		name   string
-		secret *corev1.Secret
-		reason cainject.Reason
+		name     string
+		secret   *corev1.Secret
+		reason   cainject.Reason
+		wantNote string
 	}{
-		{"Antrea's self-signed mode rewrote the Secret", antreaSelf.SelfSignedModeSecret(ns, antreasim.SecretName), cainject.ReasonSelfSignedMode},
-		{"tls.crt from Antrea's CA beside cert-manager's ca.crt", withData(antreaSelf.SelfSignedModeSecret(ns, antreasim.SecretName), "ca.crt", good.CA.CertPEM), cainject.ReasonNotChained},
+		{"Antrea's self-signed mode rewrote the Secret", antreaSelf.SelfSignedModeSecret(ns, antreasim.SecretName), cainject.ReasonSelfSignedMode, "selfSignedCert: false"},
+		{"tls.crt from Antrea's CA beside cert-manager's ca.crt",
+			withData(antreaSelf.SelfSignedModeSecret(ns, antreasim.SecretName), "ca.crt", good.CA.CertPEM), cainject.ReasonNotChained, "selfSignedCert: false"},
+		{"a private key in ca.crt", withKey, cainject.ReasonCANonCertificateBlock, `"PRIVATE KEY"`},
 	}
 	for _, tc := range cases {
 		putSecret(ctx, t, c, tc.secret)
 		eventually(t, 10*time.Second, tc.name+": metric and Warning event", func() (bool, string) {
 			evs := secretEvents(ctx, t, c, string(tc.reason))
-			if problemMetric(t, tc.reason) != 1 || len(evs) == 0 {
-				return false, fmt.Sprintf("source_problem{%s}=%v, %d events", tc.reason, problemMetric(t, tc.reason), len(evs))
+			if h.problem(t, tc.reason) != 1 || len(evs) == 0 {
+				return false, fmt.Sprintf("source_problem{%s}=%v, %d events", tc.reason, h.problem(t, tc.reason), len(evs))
 			}
 			e := evs[len(evs)-1]
-			if e.Type != corev1.EventTypeWarning || !strings.Contains(e.Note, "selfSignedCert: false") {
+			if e.Type != corev1.EventTypeWarning || !strings.Contains(e.Note, tc.wantNote) {
 				return false, fmt.Sprintf("event %s %q", e.Type, e.Note)
 			}
 			return true, ""
 		})
 		evs := secretEvents(ctx, t, c, string(tc.reason))
 		t.Logf("%s: Warning %s: %s", tc.name, tc.reason, evs[len(evs)-1].Note)
+		if strings.Contains(evs[len(evs)-1].Note, keyLine) {
+			t.Errorf("%s: the event carries key material", tc.name)
+		}
 		if ok, why := allCarry(ctx, t, c, good.CA.CertPEM); !ok {
 			t.Errorf("%s: targets changed: %s", tc.name, why)
 		}
@@ -65,9 +77,11 @@ func TestTakeoverDetection(t *testing.T) {
 	putSecret(ctx, t, c, next.CertManagerSecret(ns, antreasim.SecretName))
 	waitAllCarry(ctx, t, c, next.CA.CertPEM, 10*time.Second)
 	eventually(t, 10*time.Second, "problem cleared and recovery announced", func() (bool, string) {
-		return problemMetric(t, cainject.ReasonNotChained) == 0 && len(secretEvents(ctx, t, c, cainject.EventReasonRecovered)) > 0,
-			fmt.Sprintf("source_problem{%s}=%v", cainject.ReasonNotChained, problemMetric(t, cainject.ReasonNotChained))
+		evs := secretEvents(ctx, t, c, cainject.EventReasonRecovered)
+		return h.problem(t, cainject.ReasonCANonCertificateBlock) == 0 && len(evs) == 1,
+			fmt.Sprintf("source_problem{%s}=%v, %d recovery events", cainject.ReasonCANonCertificateBlock, h.problem(t, cainject.ReasonCANonCertificateBlock), len(evs))
 	})
+	t.Logf("recovery: %s", secretEvents(ctx, t, c, cainject.EventReasonRecovered)[0].Note)
 }
 
 func withData(s *corev1.Secret, key string, value []byte) *corev1.Secret {

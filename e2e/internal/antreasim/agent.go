@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -30,6 +31,33 @@ type AgentClient struct {
 	pem  []byte
 
 	updates atomic.Int64
+	stats   agentCounts
+}
+
+// AgentStats count an agent's handshakes by outcome.
+type AgentStats struct {
+	// Handshakes is every attempt.
+	Handshakes int64
+	Succeeded  int64
+	// X509Failures: the server's certificate was not trusted (x509: certificate signed by
+	// unknown authority, wrong name...), the failure this project exists to prevent.
+	X509Failures int64
+	// Refused: nothing listened (antrea-controller restarting: Antrea's own gap).
+	Refused int64
+	// NoCA: the agent had no CA bundle yet (antrea-ca missing).
+	NoCA int64
+	// Other failures (timeouts, resets, no certificate served yet).
+	Other int64
+	// LastX509Error is the last X509 failure's message.
+	LastX509Error string
+}
+
+// Failed is every attempt that did not succeed.
+func (s AgentStats) Failed() int64 { return s.Handshakes - s.Succeeded }
+
+type agentCounts struct {
+	mu sync.Mutex
+	s  AgentStats
 }
 
 // NewAgentClient returns a client for antrea-controller in namespace that trusts nothing yet.
@@ -66,8 +94,54 @@ func (a *AgentClient) CA() []byte {
 func (a *AgentClient) CAUpdates() int64 { return a.updates.Load() }
 
 // Handshake dials addr (host:port) and completes a TLS handshake trusting only the current CA
-// bundle, ServerName antrea.<ns>.svc. A nil error means the server proved its identity.
+// bundle, ServerName antrea.<ns>.svc. A nil error means the server proved its identity. Every
+// call is counted in Stats by outcome.
 func (a *AgentClient) Handshake(addr string) error {
+	err := a.handshake(addr)
+	a.stats.mu.Lock()
+	defer a.stats.mu.Unlock()
+	s := &a.stats.s
+	s.Handshakes++
+	var verr *tls.CertificateVerificationError
+	switch {
+	case err == nil:
+		s.Succeeded++
+	case errors.As(err, &verr):
+		s.X509Failures++
+		s.LastX509Error = err.Error()
+	case errors.Is(err, syscall.ECONNREFUSED):
+		s.Refused++
+	case errors.Is(err, ErrNoCA):
+		s.NoCA++
+	default:
+		s.Other++
+	}
+	return err
+}
+
+// Stats returns the handshake counters.
+func (a *AgentClient) Stats() AgentStats {
+	a.stats.mu.Lock()
+	defer a.stats.mu.Unlock()
+	return a.stats.s
+}
+
+// Run handshakes with addr every interval until ctx ends, as an agent reconnecting does
+// (antrea-agent retries every 5 s; tests use less). Outcomes are in Stats.
+func (a *AgentClient) Run(ctx context.Context, addr string, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		_ = a.Handshake(addr)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (a *AgentClient) handshake(addr string) error {
 	a.mu.RLock()
 	pool := a.pool
 	a.mu.RUnlock()

@@ -39,12 +39,16 @@ func APIServices(namespace string) []*apiregistrationv1.APIService {
 	return out
 }
 
+// Backend is what the aggregator is routed to: a Server or a Controller (whose port stays the
+// same across restarts).
+type Backend interface{ Port() int32 }
+
 // RegisterWithAggregator routes kube-aggregator to srv: Service <ns>/antrea (ClusterIP, no
 // selector, port https/443), an EndpointSlice for it with addressType FQDN and address 127.0.0.1
 // (the API refuses loopback IPs in IP slices; the API server must run with
 // enable-aggregator-routing=true) on srv's port, and Antrea's APIServices when they do not exist
 // yet. Existing Service and EndpointSlice are updated to point at srv, so a test can swap servers.
-func RegisterWithAggregator(ctx context.Context, c client.Client, srv *Server, namespace string) error {
+func RegisterWithAggregator(ctx context.Context, c client.Client, srv Backend, namespace string) error {
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: ServiceName}}
 	if err := createOrMutate(ctx, c, svc, func() {
 		svc.Labels = map[string]string{LabelApp: AppAntrea}

@@ -1,9 +1,19 @@
-// Package antreasim stands in for Antrea in tests: a small HTTPS server that answers like
-// antrea-controller's API server (so the real kube-aggregator can judge a caBundle), the objects
-// Antrea's manifests create (APIServices, webhook configurations, the IPPool CRD with a conversion
-// webhook, the Service and endpoints that route the aggregator to the stand-in), an agent-style
-// TLS client that trusts only the antrea-ca ConfigMap, and certificates shaped like the Secrets
-// cert-manager and Antrea's own self-signed mode write.
+// Package antreasim stands in for Antrea in tests.
+//
+// Controller behaves like antrea-controller as ANTREA.md describes it: in selfSignedCert: false
+// mode it serves and publishes from a file view of the Secret that trails the API (kubelet's
+// refresh and Antrea's reload, FileLag), in selfSignedCert: true mode it adopts a pair with 90
+// days left or generates its own and overwrites tls.crt/tls.key, and in both it republishes its
+// CA bundle with full Updates on every change and every ResyncPeriod. It counts what it writes
+// (per object), can be stopped, restarted after a gap and switched between modes, and serves a
+// Server the real kube-aggregator can judge. Every test that claims something about Antrea runs
+// against it.
+//
+// Beside it: the objects Antrea's manifests create (APIServices, webhook configurations, the
+// IPPool CRD with a conversion webhook, the Service and endpoints that route the aggregator to the
+// stand-in), an agent-style TLS client that trusts only the antrea-ca ConfigMap and counts its
+// handshakes by outcome, and certificates shaped like the Secrets cert-manager and Antrea's
+// self-signed mode write.
 //
 // It is test support only: nothing in the antrea-issuer binary imports it. The names and labels
 // are Antrea's own (its Helm chart and pkg/apiserver/certificate); docs/cainject.md shows their use.

@@ -49,16 +49,24 @@ func APIServiceNames() []string {
 // for everything else. Its certificate is looked up on every handshake, so SetKeyPair takes effect
 // on the next new connection (as Antrea's reload does); established connections keep the old one.
 type Server struct {
+	addr     string
 	listener net.Listener
 	http     *http.Server
 	getCert  func() (*tls.Certificate, error)
 	pair     atomic.Pointer[tls.Certificate]
+	counts   *serverCounts
+}
 
+// serverCounts are a server's request and handshake counters; a Controller shares one between
+// the servers of its successive runs.
+type serverCounts struct {
 	requests   atomic.Int64
 	handshakes atomic.Int64
 	mu         sync.Mutex
 	byPath     map[string]int64
 }
+
+func newServerCounts() *serverCounts { return &serverCounts{byPath: map[string]int64{}} }
 
 // ServerOption configures NewServer.
 type ServerOption func(*Server) error
@@ -74,18 +82,27 @@ func WithCertificateFunc(f func() (*tls.Certificate, error)) ServerOption {
 	return func(s *Server) error { s.getCert = f; return nil }
 }
 
+// WithAddr listens on addr (host:port) instead of a random port on 127.0.0.1.
+func WithAddr(addr string) ServerOption {
+	return func(s *Server) error { s.addr = addr; return nil }
+}
+
+func withCounts(c *serverCounts) ServerOption {
+	return func(s *Server) error { s.counts = c; return nil }
+}
+
 // ErrNoCertificate fails handshakes while the server has no certificate to serve.
 var ErrNoCertificate = errors.New("antreasim: no serving certificate yet")
 
-// NewServer starts a server on 127.0.0.1 with a random port. Close it when done.
+// NewServer starts a server on 127.0.0.1 with a random port (or WithAddr's). Close it when done.
 func NewServer(opts ...ServerOption) (*Server, error) {
-	s := &Server{byPath: map[string]int64{}}
+	s := &Server{addr: "127.0.0.1:0", counts: newServerCounts()}
 	for _, opt := range opts {
 		if err := opt(s); err != nil {
 			return nil, err
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening: %w", err)
 	}
@@ -105,7 +122,7 @@ func NewServer(opts ...ServerOption) (*Server, error) {
 }
 
 func (s *Server) certificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	s.handshakes.Add(1)
+	s.counts.handshakes.Add(1)
 	if s.getCert != nil {
 		return s.getCert()
 	}
@@ -135,26 +152,28 @@ func (s *Server) Port() int32 { return int32(s.listener.Addr().(*net.TCPAddr).Po
 func (s *Server) URL() string { return "https://" + s.Addr() }
 
 // Requests is the number of HTTP requests served (any path, any answer).
-func (s *Server) Requests() int64 { return s.requests.Load() }
+func (s *Server) Requests() int64 { return s.counts.requests.Load() }
 
 // RequestsTo is the number of HTTP requests served for path exactly.
-func (s *Server) RequestsTo(path string) int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.byPath[path]
+func (s *Server) RequestsTo(path string) int64 { return s.counts.requestsTo(path) }
+
+func (c *serverCounts) requestsTo(path string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byPath[path]
 }
 
 // Handshakes is the number of TLS handshakes the server started (successful or not).
-func (s *Server) Handshakes() int64 { return s.handshakes.Load() }
+func (s *Server) Handshakes() int64 { return s.counts.handshakes.Load() }
 
 // Close stops the server and closes every connection.
 func (s *Server) Close() error { return s.http.Close() }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	s.requests.Add(1)
-	s.mu.Lock()
-	s.byPath[r.URL.Path]++
-	s.mu.Unlock()
+	s.counts.requests.Add(1)
+	s.counts.mu.Lock()
+	s.counts.byPath[r.URL.Path]++
+	s.counts.mu.Unlock()
 
 	if r.Method != http.MethodGet {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
