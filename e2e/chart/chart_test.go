@@ -353,8 +353,8 @@ func TestRender(t *testing.T) {
 				"dnsNames":    []any{"antrea.kube-system.svc", "antrea.kube-system.svc.cluster.local"},
 				"usages":      []any{"digital signature", "key encipherment", "server auth"},
 				"privateKey":  map[string]any{"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
-				"duration":    "2160h",
-				"renewBefore": "720h",
+				"duration":    "8760h",
+				"renewBefore": "2880h",
 				"issuerRef":   map[string]any{"group": "certificates.antrea.io", "kind": "AntreaClusterIssuer", "name": "antrea"},
 			}
 			if got := cert.Object["spec"]; !jsonEqual(got, wantCert) {
@@ -727,15 +727,20 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		vals map[string]any
 		want []string
 	}{
-		"replicas as a word":       {map[string]any{"replicas": "three"}, []string{"replicas", "got string, want integer"}},
-		"replicas zero":            {map[string]any{"replicas": 0}, []string{"replicas", "minimum"}},
-		"unknown top-level key":    {map[string]any{"replica": 2}, []string{"additional properties 'replica' not allowed"}},
-		"unknown nested key":       {map[string]any{"image": map[string]any{"tags": "v1"}}, []string{"image", "additional properties 'tags' not allowed"}},
-		"bool as a string":         {map[string]any{"crds": map[string]any{"enabled": "yes"}}, []string{"crds/enabled", "got string, want boolean"}},
-		"list as a string":         {map[string]any{"caSecretNamespaces": "team-a"}, []string{"caSecretNamespaces", "got string, want array"}},
-		"bad namespace name":       {map[string]any{"caSecretNamespaces": []any{"Team_A"}}, []string{"caSecretNamespaces", "does not match pattern"}},
-		"unknown log level":        {map[string]any{"logLevel": "verbose"}, []string{"logLevel"}},
-		"duration in words":        {map[string]any{"certificate": map[string]any{"duration": "90 days"}}, []string{"certificate/duration", "does not match pattern"}},
+		"replicas as a word":    {map[string]any{"replicas": "three"}, []string{"replicas", "got string, want integer"}},
+		"replicas zero":         {map[string]any{"replicas": 0}, []string{"replicas", "minimum"}},
+		"unknown top-level key": {map[string]any{"replica": 2}, []string{"additional properties 'replica' not allowed"}},
+		"unknown nested key":    {map[string]any{"image": map[string]any{"tags": "v1"}}, []string{"image", "additional properties 'tags' not allowed"}},
+		"bool as a string":      {map[string]any{"crds": map[string]any{"enabled": "yes"}}, []string{"crds/enabled", "got string, want boolean"}},
+		"list as a string":      {map[string]any{"caSecretNamespaces": "team-a"}, []string{"caSecretNamespaces", "got string, want array"}},
+		"bad namespace name":    {map[string]any{"caSecretNamespaces": []any{"Team_A"}}, []string{"caSecretNamespaces", "does not match pattern"}},
+		"unknown log level":     {map[string]any{"logLevel": "verbose"}, []string{"logLevel"}},
+		"duration in words":     {map[string]any{"certificate": map[string]any{"duration": "90 days"}}, []string{"certificate/duration", "does not match pattern"}},
+		// What the CRDs refuse, the values refuse before anything is installed.
+		"CA duration banana":       {map[string]any{"clusterIssuer": map[string]any{"ca": map[string]any{"duration": "banana"}}}, []string{"clusterIssuer/ca/duration", "does not match pattern"}},
+		"CA renewBefore zero":      {map[string]any{"clusterIssuer": map[string]any{"ca": map[string]any{"renewBefore": "0s"}}}, []string{"clusterIssuer/ca/renewBefore", "not"}},
+		"negative duration":        {map[string]any{"certificate": map[string]any{"renewBefore": "-5m"}}, []string{"certificate/renewBefore", "does not match pattern"}},
+		"overlong duration":        {map[string]any{"certificate": map[string]any{"duration": strings.Repeat("9", 40) + "h"}}, []string{"certificate/duration", "maxLength"}},
 		"unknown key algorithm":    {map[string]any{"clusterIssuer": map[string]any{"ca": map[string]any{"keyAlgorithm": "DSA"}}}, []string{"keyAlgorithm", "value must be one of"}},
 		"bad digest":               {map[string]any{"image": map[string]any{"digest": "latest"}}, []string{"image/digest", "does not match pattern"}},
 		"unknown pull policy":      {map[string]any{"image": map[string]any{"pullPolicy": "Sometimes"}}, []string{"pullPolicy"}},
