@@ -65,6 +65,14 @@ func hostileMatrix() map[string]hostileCase {
 			return &v1alpha1.AntreaIssuer{ObjectMeta: metav1.ObjectMeta{GenerateName: name, Namespace: teamNamespace}, Spec: spec}
 		}
 	}
+	gen := func(g v1alpha1.GeneratedCA) v1alpha1.IssuerSpec {
+		return v1alpha1.IssuerSpec{CA: v1alpha1.CASpec{Generated: &g}}
+	}
+	spec := func(s v1alpha1.IssuerSpec) func() client.Object {
+		return func() client.Object {
+			return &v1alpha1.AntreaIssuer{ObjectMeta: metav1.ObjectMeta{GenerateName: "typo-", Namespace: teamNamespace}, Spec: s}
+		}
+	}
 	return map[string]hostileCase{
 		// Malformed and oversized requests.
 		"malformed PEM": {request: req(withRequest([]byte("this is not PEM"))), want: []string{"malformed certificate request"}},
@@ -172,6 +180,34 @@ func hostileMatrix() map[string]hostileCase {
 		`provided secretName "antrea-issuer/antrea-ca"`:  {spec: ns("slash-", clusterResourceNamespace+"/antrea-ca", true), want: []string{"secretName"}},
 		`generated secretName "antrea-issuer/antrea-ca"`: {spec: ns("gen-slash-", clusterResourceNamespace+"/antrea-ca", false), want: []string{"secretName"}},
 		`generated secretName "Antrea-CA" (not a name)`:  {spec: ns("upper-", "Antrea-CA", false), want: []string{"secretName"}},
+
+		// Trust survives mistakes. A tenant's typo in any namespace: before the API server
+		// validated durations, one such AntreaIssuer made the controller unable to list any
+		// issuer of the cluster. Now each is refused at create, naming the field.
+		"ca.generated.duration: banana":          {spec: spec(gen(v1alpha1.GeneratedCA{Duration: "banana"})), want: []string{"spec.ca.generated.duration", "should match"}},
+		"ca.generated.duration: 9999999999h":     {spec: spec(gen(v1alpha1.GeneratedCA{Duration: "9999999999h"})), want: []string{"must be a duration from 2h to 87600h"}},
+		"ca.generated.renewBefore: banana":       {spec: spec(gen(v1alpha1.GeneratedCA{RenewBefore: "banana"})), want: []string{"spec.ca.generated.renewBefore"}},
+		"ca.generated.renewBefore: 0s":           {spec: spec(gen(v1alpha1.GeneratedCA{RenewBefore: "0s"})), want: []string{"must be a positive duration"}},
+		"ca.generated.minPhaseDuration: -5m":     {spec: spec(gen(v1alpha1.GeneratedCA{MinPhaseDuration: "-5m"})), want: []string{"spec.ca.generated.minPhaseDuration"}},
+		"ca.generated.minPhaseDuration: 100000h": {spec: spec(gen(v1alpha1.GeneratedCA{MinPhaseDuration: "100000h"})), want: []string{"must be a duration from 1s to 168h"}},
+		"ca.provided.minPhaseDuration: banana": {
+			spec: spec(v1alpha1.IssuerSpec{CA: v1alpha1.CASpec{Provided: &v1alpha1.ProvidedCA{SecretName: "x", MinPhaseDuration: "banana"}}}),
+			want: []string{"spec.ca.provided.minPhaseDuration"},
+		},
+		"policy.maxDuration: banana": {spec: spec(v1alpha1.IssuerSpec{Policy: v1alpha1.PolicySpec{MaxDuration: "banana"}}), want: []string{"spec.policy.maxDuration"}},
+		"rotation that cannot fit (duration 2h, renewBefore 1h59m50s, minPhaseDuration 5h)": {
+			spec: spec(gen(v1alpha1.GeneratedCA{Duration: "2h", RenewBefore: "1h59m50s", MinPhaseDuration: "5h"})),
+			want: []string{"renewBefore 1h59m50s leaves no time to rotate", "renewBefore >= 2 x minPhaseDuration + 30m"},
+		},
+		"renewBefore not shorter than duration": {spec: spec(gen(v1alpha1.GeneratedCA{Duration: "24h"})), want: []string{"renewBefore 8760h must be shorter than duration 24h"}},
+		// A lost CA Secret, a Secret of another issuer, a tenant's Secret.
+		"generated CA Secret deleted":                                    {run: lostCASecret(deleteCASecret)},
+		"ca.generated.secretName changed":                                {run: lostCASecret(renameCASecret)},
+		"AntreaIssuer named like an AntreaClusterIssuer, same namespace": {run: sameNameBothKinds},
+		"AntreaClusterIssuer naming another issuer's CA Secret":          {run: secretOfAnotherIssuer},
+		"two issuers on one provided CA Secret":                          {run: sharedProvidedSecret},
+		"unlabelled CA Secret in a caSecretNamespaces namespace":         {run: unlabelledTenantSecret},
+		"CA Secret of an issuer being deleted removed":                   {run: issuerBeingDeleted},
 	}
 }
 

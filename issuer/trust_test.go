@@ -73,133 +73,143 @@ func waitEvent(ctx context.Context, t *testing.T, obj client.Object, reason, con
 	return found
 }
 
-// TestLostCASecretKeepsTheTrustedCA: deleting a Ready issuer's CA Secret, or pointing its spec at
-// a new Secret name, never replaces the CA clients trust in one step. The new Secret starts in
-// phase Activated with the CA recorded in status as the previous one, so every ca.crt keeps it
-// until rotation retires it; a Warning event says what happened.
-func TestLostCASecretKeepsTheTrustedCA(t *testing.T) {
-	ctx := testenv.Context(t)
-	for name, lose := range map[string]func(t *testing.T, iss *v1alpha1.AntreaClusterIssuer, key client.ObjectKey) client.ObjectKey{
-		"Secret deleted": func(t *testing.T, _ *v1alpha1.AntreaClusterIssuer, key client.ObjectKey) client.ObjectKey {
-			if err := env.Client.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}); err != nil {
-				t.Fatal(err)
-			}
-			return key
-		},
-		"secretName changed": func(t *testing.T, iss *v1alpha1.AntreaClusterIssuer, key client.ObjectKey) client.ObjectKey {
-			patch := client.MergeFrom(iss.DeepCopy())
-			iss.Spec.CA.Generated = &v1alpha1.GeneratedCA{SecretName: iss.Name + "-renamed", MinPhaseDuration: "1s"}
-			if err := env.Client.Patch(ctx, iss, patch); err != nil {
-				t.Fatal(err)
-			}
-			return client.ObjectKey{Namespace: key.Namespace, Name: iss.Name + "-renamed"}
-		},
-	} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			iss := createClusterIssuer(ctx, t, "lost-"+randSuffix(t), v1alpha1.IssuerSpec{CA: v1alpha1.CASpec{Generated: &v1alpha1.GeneratedCA{MinPhaseDuration: "1s"}}}, metav1.ConditionTrue)
-			key := client.ObjectKey{Namespace: clusterResourceNamespace, Name: iss.Name + "-ca"}
-			_, before := caSecret(ctx, t, key)
-			testenv.Eventually(t, 30*time.Second, "status records the active CA", func() error {
-				if err := env.Client.Get(ctx, client.ObjectKeyFromObject(iss), iss); err != nil {
-					return err
-				}
-				if st := iss.Status.CA; st == nil || st.Active == nil || st.Active.Certificate == "" {
-					return fmt.Errorf("status.ca = %+v", iss.Status.CA)
-				}
-				return nil
-			})
+// loseCASecret is how a row of the hostile matrix loses a Ready issuer's CA Secret; it returns
+// the key of the Secret the issuer uses afterwards.
+type loseCASecret func(ctx context.Context, t *testing.T, iss *v1alpha1.AntreaClusterIssuer, key client.ObjectKey) client.ObjectKey
 
-			newKey := lose(t, iss, key)
+var (
+	deleteCASecret loseCASecret = func(ctx context.Context, t *testing.T, _ *v1alpha1.AntreaClusterIssuer, key client.ObjectKey) client.ObjectKey {
+		if err := env.Client.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}); err != nil {
+			t.Fatal(err)
+		}
+		return key
+	}
+	renameCASecret loseCASecret = func(ctx context.Context, t *testing.T, iss *v1alpha1.AntreaClusterIssuer, key client.ObjectKey) client.ObjectKey {
+		patch := client.MergeFrom(iss.DeepCopy())
+		iss.Spec.CA.Generated = &v1alpha1.GeneratedCA{SecretName: iss.Name + "-renamed", MinPhaseDuration: "1s"}
+		if err := env.Client.Patch(ctx, iss, patch); err != nil {
+			t.Fatal(err)
+		}
+		return client.ObjectKey{Namespace: key.Namespace, Name: iss.Name + "-renamed"}
+	}
+)
 
-			// The new Secret never holds the new CA alone: its first version already trusts the
-			// old one.
-			var first *corev1.Secret
-			testenv.Eventually(t, 30*time.Second, "a new CA Secret", func() error {
-				s := &corev1.Secret{}
-				if err := env.Client.Get(ctx, newKey, s); err != nil {
-					return err
-				}
-				if key == newKey && s.UID == "" {
-					return fmt.Errorf("not recreated yet")
-				}
-				first = s
-				return nil
-			})
-			gens, err := signer.ParseGenerations(first.Data, time.Now())
-			if err != nil {
-				t.Fatal(err)
+// lostCASecret: losing a Ready issuer's CA Secret (deleted, or the spec pointed at a new Secret
+// name) never replaces the CA clients trust in one step. The new Secret starts in phase Activated
+// with the CA recorded in status as the previous one, so every ca.crt keeps it until rotation
+// retires it; a Warning event says what happened.
+func lostCASecret(lose loseCASecret) func(ctx context.Context, t *testing.T) {
+	return func(ctx context.Context, t *testing.T) {
+		iss := createClusterIssuer(ctx, t, "lost-"+randSuffix(t), v1alpha1.IssuerSpec{CA: v1alpha1.CASpec{Generated: &v1alpha1.GeneratedCA{MinPhaseDuration: "1s"}}}, metav1.ConditionTrue)
+		key := client.ObjectKey{Namespace: clusterResourceNamespace, Name: iss.Name + "-ca"}
+		_, before := caSecret(ctx, t, key)
+		testenv.Eventually(t, 30*time.Second, "status records the active CA", func() error {
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(iss), iss); err != nil {
+				return err
 			}
-			if gens.Previous == nil || !bytes.Equal(gens.Previous.Raw, before.Active.Cert.Raw) {
-				t.Fatalf("the new Secret does not keep the trusted CA as the previous one: phase %s", gens.Phase())
+			if st := iss.Status.CA; st == nil || st.Active == nil || st.Active.Certificate == "" {
+				return fmt.Errorf("status.ca = %+v", iss.Status.CA)
 			}
-			if bytes.Equal(gens.Active.Cert.Raw, before.Active.Cert.Raw) {
-				t.Fatal("the lost CA's key was somehow recovered")
-			}
-			bundle, err := signer.ParseBundle(first.Data[signer.SecretKeyCABundle])
-			if err != nil || !bundle.Contains(before.Active.Cert) || !bundle.Contains(gens.Active.Cert) {
-				t.Fatalf("ca.crt of the new Secret does not trust both CAs (err %v)", err)
-			}
-			if first.Annotations[issuer.AnnotationPhase] != string(signer.PhaseActivated) {
-				t.Errorf("phase annotation = %q", first.Annotations[issuer.AnnotationPhase])
-			}
-			waitEvent(ctx, t, iss, "CASecretLost", before.Active.Cert.Subject.CommonName)
+			return nil
+		})
 
-			// Then rotation retires the old CA as after any activation (no Certificate uses
-			// this issuer, so only the minimum phase duration is waited for).
-			testenv.Eventually(t, 30*time.Second, "the previous CA retired", func() error {
-				_, gens := caSecret(ctx, t, newKey)
-				if gens.Phase() != signer.PhaseSteady {
-					return fmt.Errorf("phase %s", gens.Phase())
-				}
-				return nil
-			})
+		newKey := lose(ctx, t, iss, key)
+
+		// The new Secret never holds the new CA alone: its first version already trusts the
+		// old one.
+		var first *corev1.Secret
+		testenv.Eventually(t, 30*time.Second, "a new CA Secret", func() error {
+			s := &corev1.Secret{}
+			if err := env.Client.Get(ctx, newKey, s); err != nil {
+				return err
+			}
+			if key == newKey && s.UID == "" {
+				return fmt.Errorf("not recreated yet")
+			}
+			first = s
+			return nil
+		})
+		gens, err := signer.ParseGenerations(first.Data, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gens.Previous == nil || !bytes.Equal(gens.Previous.Raw, before.Active.Cert.Raw) {
+			t.Fatalf("the new Secret does not keep the trusted CA as the previous one: phase %s", gens.Phase())
+		}
+		if bytes.Equal(gens.Active.Cert.Raw, before.Active.Cert.Raw) {
+			t.Fatal("the lost CA's key was somehow recovered")
+		}
+		bundle, err := signer.ParseBundle(first.Data[signer.SecretKeyCABundle])
+		if err != nil || !bundle.Contains(before.Active.Cert) || !bundle.Contains(gens.Active.Cert) {
+			t.Fatalf("ca.crt of the new Secret does not trust both CAs (err %v)", err)
+		}
+		if first.Annotations[issuer.AnnotationPhase] != string(signer.PhaseActivated) {
+			t.Errorf("phase annotation = %q", first.Annotations[issuer.AnnotationPhase])
+		}
+		waitEvent(ctx, t, iss, "CASecretLost", before.Active.Cert.Subject.CommonName)
+
+		// Then rotation retires the old CA as after any activation (no Certificate uses
+		// this issuer, so only the minimum phase duration is waited for).
+		testenv.Eventually(t, 30*time.Second, "the previous CA retired", func() error {
+			_, gens := caSecret(ctx, t, newKey)
+			if gens.Phase() != signer.PhaseSteady {
+				return fmt.Errorf("phase %s", gens.Phase())
+			}
+			return nil
 		})
 	}
 }
 
-// TestOneCASecretOneIssuer: an issuer refuses a CA Secret that serves another issuer, and the
-// default Secret names of the two kinds never collide.
-func TestOneCASecretOneIssuer(t *testing.T) {
-	ctx := testenv.Context(t)
+// secretOfAnotherIssuer: an AntreaClusterIssuer naming another issuer's generated CA Secret is
+// refused, naming the owner; requests to it wait unsigned.
+func secretOfAnotherIssuer(ctx context.Context, t *testing.T) {
 	owner := createClusterIssuer(ctx, t, "owner-"+randSuffix(t), v1alpha1.IssuerSpec{}, metav1.ConditionTrue)
-	ownerSecret := owner.Name + "-ca"
-
-	t.Run("AntreaClusterIssuer naming another's generated Secret", func(t *testing.T) {
-		thief := createClusterIssuer(ctx, t, "thief-"+randSuffix(t), v1alpha1.IssuerSpec{CA: v1alpha1.CASpec{Generated: &v1alpha1.GeneratedCA{SecretName: ownerSecret}}}, metav1.ConditionFalse)
-		waitIssuerReady(ctx, t, thief, metav1.ConditionFalse, "serves AntreaClusterIssuer/"+owner.Name)
-		assertRequestWaits(ctx, t, thief)
-	})
-	t.Run("AntreaIssuer in the cluster resource namespace with the same name", func(t *testing.T) {
-		same := &v1alpha1.AntreaIssuer{ObjectMeta: metav1.ObjectMeta{Name: owner.Name, Namespace: clusterResourceNamespace}}
-		if err := env.Client.Create(ctx, same); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), same) })
-		waitIssuerReady(ctx, t, same, metav1.ConditionTrue, "")
-		s := &corev1.Secret{}
-		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: clusterResourceNamespace, Name: owner.Name + "-ca-keypair"}, s); err != nil {
-			t.Fatalf("the AntreaIssuer's default Secret: %v", err)
-		}
-		if got := s.Annotations[issuer.AnnotationIssuer]; got != "AntreaIssuer/"+clusterResourceNamespace+"/"+owner.Name {
-			t.Errorf("owner annotation %q", got)
-		}
-	})
-	t.Run("two issuers, one provided Secret", func(t *testing.T) {
-		good := newTestCA(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), true)
-		name := "shared-" + randSuffix(t)
-		createSecret(ctx, t, clusterResourceNamespace, name, map[string][]byte{"tls.crt": good.certPEM, "tls.key": good.keyPEM})
-		spec := v1alpha1.IssuerSpec{CA: v1alpha1.CASpec{Provided: &v1alpha1.ProvidedCA{SecretName: name}}}
-		first := createClusterIssuer(ctx, t, name+"-a", spec, metav1.ConditionTrue)
-		second := createClusterIssuer(ctx, t, name+"-b", spec, metav1.ConditionFalse)
-		waitIssuerReady(ctx, t, second, metav1.ConditionFalse, "serves AntreaClusterIssuer/"+first.Name)
-	})
+	thief := createClusterIssuer(ctx, t, "thief-"+randSuffix(t), v1alpha1.IssuerSpec{CA: v1alpha1.CASpec{Generated: &v1alpha1.GeneratedCA{SecretName: owner.Name + "-ca"}}}, metav1.ConditionFalse)
+	waitIssuerReady(ctx, t, thief, metav1.ConditionFalse, "serves AntreaClusterIssuer/"+owner.Name)
+	assertRequestWaits(ctx, t, thief)
 }
 
-// TestTenantsCannotBorrowACA: in a namespace of --ca-secret-namespaces a provided CA Secret is
-// used only once its owner labels it; until then the issuer says which label to set.
-func TestTenantsCannotBorrowACA(t *testing.T) {
-	ctx := testenv.Context(t)
+// sameNameBothKinds: an AntreaIssuer in the cluster resource namespace named like an
+// AntreaClusterIssuer gets a CA Secret of its own: the two kinds' default names never collide.
+func sameNameBothKinds(ctx context.Context, t *testing.T) {
+	owner := createClusterIssuer(ctx, t, "twin-"+randSuffix(t), v1alpha1.IssuerSpec{}, metav1.ConditionTrue)
+	same := &v1alpha1.AntreaIssuer{ObjectMeta: metav1.ObjectMeta{Name: owner.Name, Namespace: clusterResourceNamespace}}
+	if err := env.Client.Create(ctx, same); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), same) })
+	waitIssuerReady(ctx, t, same, metav1.ConditionTrue, "")
+	for name, want := range map[string]string{
+		owner.Name + "-ca":         "AntreaClusterIssuer/" + owner.Name,
+		owner.Name + "-ca-keypair": "AntreaIssuer/" + clusterResourceNamespace + "/" + owner.Name,
+	} {
+		s := &corev1.Secret{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: clusterResourceNamespace, Name: name}, s); err != nil {
+			t.Fatalf("CA Secret %s: %v", name, err)
+		}
+		if got := s.Annotations[issuer.AnnotationIssuer]; got != want {
+			t.Errorf("%s serves %q, want %q", name, got, want)
+		}
+	}
+}
+
+// sharedProvidedSecret: of two issuers pointed at one provided CA Secret, the first claims it and
+// the second is refused, naming the first.
+func sharedProvidedSecret(ctx context.Context, t *testing.T) {
+	good := newTestCA(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), true)
+	name := "shared-" + randSuffix(t)
+	createSecret(ctx, t, clusterResourceNamespace, name, map[string][]byte{"tls.crt": good.certPEM, "tls.key": good.keyPEM})
+	spec := v1alpha1.IssuerSpec{CA: v1alpha1.CASpec{Provided: &v1alpha1.ProvidedCA{SecretName: name}}}
+	first := createClusterIssuer(ctx, t, name+"-a", spec, metav1.ConditionTrue)
+	second := createClusterIssuer(ctx, t, name+"-b", spec, metav1.ConditionFalse)
+	waitIssuerReady(ctx, t, second, metav1.ConditionFalse, "serves AntreaClusterIssuer/"+first.Name)
+	assertRequestWaits(ctx, t, second)
+}
+
+// unlabelledTenantSecret: in a namespace of --ca-secret-namespaces a provided CA Secret is used
+// only once its owner labels it; until then the issuer says which label to set, and the controller
+// has not cached it (its cache holds only labelled Secrets there).
+func unlabelledTenantSecret(ctx context.Context, t *testing.T) {
 	good := newTestCA(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), true)
 	name := "team-ca-" + randSuffix(t)
 	secret := createSecret(ctx, t, teamNamespace, name, map[string][]byte{"tls.crt": good.certPEM, "tls.key": good.keyPEM})
@@ -262,10 +272,9 @@ func TestSpecDriftIsSaid(t *testing.T) {
 	})
 }
 
-// TestNoCAForAnIssuerBeingDeleted: an issuer held by a finalizer whose CA Secret disappears gets
-// no new CA (it would be an orphan key) and says why.
-func TestNoCAForAnIssuerBeingDeleted(t *testing.T) {
-	ctx := testenv.Context(t)
+// issuerBeingDeleted: an issuer held by a finalizer whose CA Secret disappears gets no new CA (it
+// would be an orphan key) and says why.
+func issuerBeingDeleted(ctx context.Context, t *testing.T) {
 	iss := createClusterIssuer(ctx, t, "deleting-"+randSuffix(t), v1alpha1.IssuerSpec{}, metav1.ConditionTrue)
 	key := client.ObjectKey{Namespace: clusterResourceNamespace, Name: iss.Name + "-ca"}
 	patch := client.MergeFrom(iss.DeepCopy())
@@ -337,4 +346,3 @@ func label(m *dto.Metric, name string) string {
 	}
 	return ""
 }
-
