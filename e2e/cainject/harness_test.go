@@ -21,7 +21,6 @@ import (
 	"github.com/go-logr/logr/testr"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -485,9 +484,6 @@ func putSecret(ctx context.Context, t *testing.T, c client.Client, s *corev1.Sec
 		}
 	}
 }
-
-// Compile-time use of the admissionregistration import in helpers shared by tests.
-var _ = admissionregistrationv1.Ignore
 
 func nameOnly(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name} }
 
