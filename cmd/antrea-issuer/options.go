@@ -84,6 +84,7 @@ func newOptions(fs *flag.FlagSet) *Options {
 	fs.StringVar(&o.CABundleSync.SecretKey, "antrea-secret-ca-key", o.CABundleSync.SecretKey, "Key of the CA bundle in that Secret.")
 	fs.StringVar(&o.CABundleSync.ConfigMapName, "antrea-ca-configmap", o.CABundleSync.ConfigMapName, "ConfigMap Antrea's agents read the CA from.")
 	fs.StringVar(&o.CABundleSync.TargetSelector, "antrea-target-selector", o.CABundleSync.TargetSelector, "Label selector of the APIServices, webhook configurations and CRDs that get the CA bundle.")
+	fs.DurationVar(&o.CABundleSync.SettlePeriod, "antrea-settle-period", o.CABundleSync.SettlePeriod, "After Antrea's self-signed mode was seen rewriting the Secret, how long the Secret must stay usable before its ca.crt is published again; 0 publishes at once.")
 
 	o.Zap.BindFlags(fs)
 	return o
