@@ -33,6 +33,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "diagnose" {
+		os.Exit(runDiagnose(os.Args[2:]))
+	}
 	fs := flag.NewFlagSet(os.Args[0], flag.ExitOnError)
 	opts := newOptions(fs)
 	announceVersion := versionFlag(fs)
