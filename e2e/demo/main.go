@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -192,6 +193,10 @@ func run(ctx context.Context, keep bool, out io.Writer) error {
 	r.line("an agent-style client trusting only antrea-ca, ServerName antrea.kube-system.svc: handshake %s", okOrErr(herr))
 	r.step("done: set-up %s, Certificate to trusted by every client %s", ready.Sub(r.start).Round(100*time.Millisecond), since(applied))
 
+	if err := diagnose(ctx, r, c); err != nil {
+		return err
+	}
+
 	if !keep {
 		fmt.Fprintln(out, "\nRun `make demo DEMO_ARGS=-keep` to keep the control plane running and explore it with kubectl.")
 		return nil
@@ -213,8 +218,27 @@ func run(ctx context.Context, keep bool, out io.Writer) error {
 	} {
 		fmt.Fprintf(out, "  %s %s\n", kubectl, cmd)
 	}
+	fmt.Fprintf(out, "  %s diagnose\n", c.Issuer.Binary)
 	<-ctx.Done()
 	fmt.Fprintln(out, "\nstopping")
+	return nil
+}
+
+// diagnose ends the report with `antrea-issuer diagnose` run against the installation, the same
+// binary and command a user runs, with an admin's kubeconfig; anything but a clean bill of
+// health fails the demo.
+func diagnose(ctx context.Context, r *reporter, c *localcluster.Cluster) error {
+	r.step("antrea-issuer diagnose --kubeconfig <admin> (README \"Is it working?\"):")
+	cmd := exec.CommandContext(ctx, c.Issuer.Binary, "diagnose", "--kubeconfig", c.Env.KubeconfigPath)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	for _, line := range strings.Split(strings.TrimRight(stdout.String(), "\n"), "\n") {
+		r.line("%s", line)
+	}
+	if err != nil {
+		return fmt.Errorf("antrea-issuer diagnose: %w\n%s", err, stderr.String())
+	}
 	return nil
 }
 
