@@ -16,7 +16,7 @@ const (
 	readmeTroubleshooting = `README "Troubleshooting by condition reason"`
 	docAntreaSide         = "docs/install.md#4-the-antrea-side"
 	docWhenWrong          = "docs/install.md#when-something-is-wrong"
-	docTakeover           = "docs/cainject.md#takeover-detection"
+	docTakeover           = "docs/cainject.md#when-nothing-is-published"
 	docRotation           = `README "How CA rotation works"`
 )
 
