@@ -22,10 +22,8 @@ import (
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	cmclient "github.com/cert-manager/cert-manager/pkg/client/clientset/versioned"
 	cminformers "github.com/cert-manager/cert-manager/pkg/client/informers/externalversions"
-	issuerlibapi "github.com/cert-manager/issuer-lib/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
@@ -127,17 +125,7 @@ func createReadyClusterIssuer(ctx context.Context, t *testing.T, name string) *v
 // waitIssuerReady waits until an issuer's Ready condition is True for its current generation.
 func waitIssuerReady(ctx context.Context, t *testing.T, iss client.Object, timeout time.Duration) {
 	t.Helper()
-	testenv.Eventually(t, timeout, fmt.Sprintf("issuer %s Ready", iss.GetName()), func() error {
-		if err := suite.client.Get(ctx, client.ObjectKeyFromObject(iss), iss); err != nil {
-			return err
-		}
-		conds := iss.(issuerlibapi.Issuer).GetConditions()
-		c := meta.FindStatusCondition(conds, issuerlibapi.IssuerConditionTypeReady)
-		if c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != iss.GetGeneration() {
-			return fmt.Errorf("conditions %+v", conds)
-		}
-		return nil
-	})
+	testenv.WaitIssuerReady(ctx, t, suite.client, iss, metav1.ConditionTrue, "", timeout)
 }
 
 // caSecretsOf lists the CA Secrets antrea-issuer generated for an issuer ("<Kind>/<name>" or

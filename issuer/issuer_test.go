@@ -45,17 +45,7 @@ func createClusterIssuer(ctx context.Context, t *testing.T, name string, spec v1
 // waitIssuerReady waits for the issuer's Ready condition status, with a message containing msg.
 func waitIssuerReady(ctx context.Context, t *testing.T, iss client.Object, want metav1.ConditionStatus, msg string) {
 	t.Helper()
-	testenv.Eventually(t, 30*time.Second, fmt.Sprintf("%s Ready=%s %q", iss.GetName(), want, msg), func() error {
-		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(iss), iss); err != nil {
-			return err
-		}
-		conds := iss.(issuerlibapi.Issuer).GetConditions()
-		c := meta.FindStatusCondition(conds, issuerlibapi.IssuerConditionTypeReady)
-		if c == nil || c.Status != want || !strings.Contains(c.Message, msg) || c.ObservedGeneration != iss.GetGeneration() {
-			return fmt.Errorf("conditions %+v", conds)
-		}
-		return nil
-	})
+	testenv.WaitIssuerReady(ctx, t, env.Client, iss, want, msg, 30*time.Second)
 }
 
 func TestClusterIssuerWithEmptySpecSignsAntreaCertificate(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -339,23 +340,16 @@ func fingerprint(b []byte) string {
 	return "sha256:" + hex.EncodeToString(sum[:8])
 }
 
-// eventually polls cond every 10 ms until it reports true or timeout passes; it then fails the
-// test with what cond last described.
+// eventually polls every 10 ms (the latency tests log what they see) a condition that describes
+// what it saw.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for {
-		var ok bool
-		ok, last = cond()
-		if ok {
-			return
+	testenv.EventuallyEvery(t, timeout, 10*time.Millisecond, what, func() error {
+		if ok, last := cond(); !ok {
+			return errors.New(last)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within %s; last seen: %s", what, timeout, last)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // bundles reads the CA bundle every Antrea target carries, keyed "<kind>/<name>[/<webhook>]";

@@ -112,7 +112,7 @@ func run(ctx context.Context, keep bool, out io.Writer) error {
 		iss.Status.CA.Active.NotAfter.UTC().Format(time.RFC3339), localcluster.IssuerNamespace, iss.Status.CA.SecretName)
 
 	crt := &cmapi.Certificate{}
-	key := client.ObjectKey{Namespace: "kube-system", Name: "antrea-controller-tls"}
+	key := client.ObjectKey{Namespace: antreasim.Namespace, Name: antreasim.SecretName}
 	if err := waitFor(ctx, "the Certificate to be Ready", func() (bool, error) {
 		if err := c.Env.Client.Get(ctx, key, crt); err != nil {
 			return false, err
@@ -155,7 +155,7 @@ func run(ctx context.Context, keep bool, out io.Writer) error {
 
 	if err := waitFor(ctx, "antrea-ca and the caBundles to carry ca.crt", func() (bool, error) {
 		cm := &corev1.ConfigMap{}
-		if err := c.Env.Client.Get(ctx, client.ObjectKey{Namespace: "kube-system", Name: "antrea-ca"}, cm); err != nil {
+		if err := c.Env.Client.Get(ctx, client.ObjectKey{Namespace: antreasim.Namespace, Name: antreasim.CAConfigMapName}, cm); err != nil {
 			return false, client.IgnoreNotFound(err)
 		}
 		if cm.Data["ca.crt"] != string(secret.Data["ca.crt"]) {
@@ -179,7 +179,7 @@ func run(ctx context.Context, keep bool, out io.Writer) error {
 	for _, name := range antreasim.APIServiceNames() {
 		r.line("APIService %-31s caBundle sha256 %s, Available=True (the real aggregator verified the stand-in Antrea server)", name, caSum)
 	}
-	agent := antreasim.NewAgentClient("kube-system")
+	agent := antreasim.NewAgentClient(antreasim.Namespace)
 	if err := agent.SetCA(secret.Data["ca.crt"]); err != nil {
 		return err
 	}

@@ -17,7 +17,10 @@ import (
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	issuerlibapi "github.com/cert-manager/issuer-lib/api/v1alpha1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -237,11 +240,23 @@ func WriteKubeconfig(cfg *rest.Config, path string) error {
 }
 
 // Eventually polls check until it returns nil or timeout passes, then fails the test with the
-// last error check returned: tests wait on state, never on sleeps.
+// last error check returned: tests wait on state, never on sleeps. The interval grows from 20 ms to
+// 500 ms.
 func Eventually(t testing.TB, timeout time.Duration, what string, check func() error) {
 	t.Helper()
+	poll(t, timeout, what, check, 20*time.Millisecond, func(d time.Duration) time.Duration { return min(d*2, 500*time.Millisecond) })
+}
+
+// EventuallyEvery is Eventually at a fixed interval, for tests that also time what they wait
+// for (the time seen is then within one interval of the truth).
+func EventuallyEvery(t testing.TB, timeout, interval time.Duration, what string, check func() error) {
+	t.Helper()
+	poll(t, timeout, what, check, interval, func(d time.Duration) time.Duration { return d })
+}
+
+func poll(t testing.TB, timeout time.Duration, what string, check func() error, interval time.Duration, next func(time.Duration) time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
-	interval := 20 * time.Millisecond
 	for {
 		err := check()
 		if err == nil {
@@ -251,6 +266,23 @@ func Eventually(t testing.TB, timeout time.Duration, what string, check func() e
 			t.Fatalf("timed out after %s waiting for %s: last seen: %v", timeout, what, err)
 		}
 		time.Sleep(interval)
-		interval = min(interval*2, 500*time.Millisecond)
+		interval = next(interval)
 	}
+}
+
+// WaitIssuerReady waits until an issuer's Ready condition, for its current generation, has status
+// want and a message containing msg; iss is refreshed in place.
+func WaitIssuerReady(ctx context.Context, t testing.TB, c client.Client, iss client.Object, want metav1.ConditionStatus, msg string, timeout time.Duration) {
+	t.Helper()
+	Eventually(t, timeout, fmt.Sprintf("%s Ready=%s %q", iss.GetName(), want, msg), func() error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(iss), iss); err != nil {
+			return err
+		}
+		conds := iss.(issuerlibapi.Issuer).GetConditions()
+		cond := meta.FindStatusCondition(conds, issuerlibapi.IssuerConditionTypeReady)
+		if cond == nil || cond.Status != want || !strings.Contains(cond.Message, msg) || cond.ObservedGeneration != iss.GetGeneration() {
+			return fmt.Errorf("conditions %+v", conds)
+		}
+		return nil
+	})
 }

@@ -19,17 +19,20 @@
 // are Antrea's own (its Helm chart and pkg/apiserver/certificate); docs/cainject.md shows their use.
 package antreasim
 
+import "antrea.io/antrea-issuer/issuer/cainject"
+
+// Antrea's names, defined once: the CA bundle sync's defaults are Antrea's own.
 const (
 	// Namespace is Antrea's default namespace.
-	Namespace = "kube-system"
+	Namespace = cainject.DefaultNamespace
 	// ServiceName is the Service fronting antrea-controller's API server.
 	ServiceName = "antrea"
 	// SecretName is the Secret antrea-controller reads its serving certificate from.
-	SecretName = "antrea-controller-tls"
+	SecretName = cainject.DefaultSecretName
 	// CAConfigMapName is the ConfigMap agents read their trust anchor from.
-	CAConfigMapName = "antrea-ca"
+	CAConfigMapName = cainject.DefaultConfigMapName
 	// CAKey is the key holding the CA bundle in both the Secret and the ConfigMap.
-	CAKey = "ca.crt"
+	CAKey = cainject.DefaultSecretKey
 
 	// LabelApp and LabelServedBy are the labels Antrea puts on every object whose caBundle
 	// antrea-controller maintains.
