@@ -21,7 +21,7 @@ help: ## List the targets.
 
 .PHONY: build
 build: ## Build the antrea-issuer binary into bin/.
-	CGO_ENABLED=0 go build -trimpath -o $(BIN)/antrea-issuer ./cmd/antrea-issuer
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(VERSION_LDFLAGS)" -o $(BIN)/antrea-issuer ./cmd/antrea-issuer
 
 .PHONY: envtest-assets
 envtest-assets: ## Build etcd and kube-apiserver from the module proxy into bin/k8s (cached).
@@ -72,15 +72,18 @@ fuzz: ## Run each fuzz target (signer, issuer) for FUZZTIME (default 10m), one a
 .PHONY: clean
 clean: ## Remove build output (keeps the cached control plane in bin/k8s).
 	rm -f $(BIN)/antrea-issuer
+	rm -rf $(DIST)
 
 # ---- Chart, container image and kind e2e (charts/, Dockerfile, hack/e2e-kind.sh) ----
 IMAGE ?= antrea-issuer
 TAG   ?= dev
 
+GOARCH ?= $(shell go env GOARCH)
 .PHONY: image
-image: ## Build bin/antrea-issuer for Linux and the container image $(IMAGE):$(TAG) (needs Docker).
-	GOOS=linux $(MAKE) build
-	docker build -t $(IMAGE):$(TAG) .
+image: ## Build the binary for linux/$(GOARCH) and the container image $(IMAGE):$(TAG), with a release's labels (needs Docker).
+	$(MAKE) release-binaries PLATFORMS=linux/$(GOARCH)
+	docker build --platform linux/$(GOARCH) --build-arg TARGETARCH=$(GOARCH) --build-arg VERSION=$(VERSION) \
+		--build-arg REVISION=$(COMMIT) --build-arg CREATED=$(CREATED) -t $(IMAGE):$(TAG) .
 
 .PHONY: e2e-kind
 e2e-kind: ## Run the e2e suite on a kind cluster with cert-manager and the chart (needs Docker, kind, helm, kubectl, internet).
@@ -98,6 +101,81 @@ helm-lint: ## Lint, render and schema-check the chart with Helm's Go SDK (no hel
 prometheus-operator-crd: ## Regenerate e2e/testdata's PrometheusRule CRD from the Prometheus Operator's API module.
 	hack/prometheus-operator-crd.sh
 # ---- end of chart, image and kind e2e ----
+
+# ---- Release (Dockerfile, hack/ociimage, hack/sbom, e2e/chartpkg, .github/workflows/release.yaml) ----
+# `make release` writes everything a release publishes into dist/ and pushes nothing; CI runs it on
+# a tag, then `make release-publish`. e2e/release runs `make release` in `make test`.
+ifeq ($(origin VERSION),undefined)
+VERSION := $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || echo "v0.0.0-dev-$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)")
+endif
+ifeq ($(origin COMMIT),undefined)
+COMMIT := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+endif
+# The commit's time dates the images and SBOMs, so that a rebuild of a commit is byte-identical.
+ifeq ($(origin SOURCE_DATE_EPOCH),undefined)
+SOURCE_DATE_EPOCH := $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+endif
+CREATED       ?= $(shell TZ=UTC git log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd 2>/dev/null || echo 1970-01-01T00:00:00Z)
+CHART_VERSION ?= $(patsubst v%,%,$(VERSION))
+PLATFORMS     ?= linux/amd64 linux/arm64
+DIST          ?= $(CURDIR)/dist
+REGISTRY      ?= ghcr.io/antrea-io
+IMAGE_REPO    ?= $(REGISTRY)/antrea-issuer
+CHART_REPO    ?= oci://$(REGISTRY)/charts
+SOURCE_URL    ?= https://github.com/antrea-io/antrea-issuer
+CRANE         ?= go run github.com/google/go-containerregistry/cmd/crane@v0.22.1
+HELM          ?= go run helm.sh/helm/v3/cmd/helm@v3.22.0
+HELM_PUSH_FLAGS ?=
+VERSION_LDFLAGS := -X antrea.io/antrea-issuer/internal/version.Version=$(VERSION) -X antrea.io/antrea-issuer/internal/version.Commit=$(COMMIT)
+
+.PHONY: release-binaries
+release-binaries: ## Build static, stripped binaries for $(PLATFORMS) into dist/bin/<os>-<arch>/.
+	@for p in $(PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; \
+		echo "building $(VERSION) for $$os/$$arch"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags "-s -w $(VERSION_LDFLAGS)" \
+			-o $(DIST)/bin/$$os-$$arch/antrea-issuer ./cmd/antrea-issuer || exit 1; \
+	done
+
+.PHONY: release-images
+release-images: release-binaries ## Write each platform's image as an OCI layout tar in dist/ (no Docker, nothing pulled).
+	@for p in $(PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; \
+		go run ./hack/ociimage -binary $(DIST)/bin/$$os-$$arch/antrea-issuer -os $$os -arch $$arch \
+			-version $(VERSION) -revision $(COMMIT) -source $(SOURCE_URL) -created $(SOURCE_DATE_EPOCH) \
+			-tag $(IMAGE_REPO):$(VERSION) -o $(DIST)/antrea-issuer-$(VERSION)-$$os-$$arch.tar || exit 1; \
+		echo "wrote $(DIST)/antrea-issuer-$(VERSION)-$$os-$$arch.tar"; \
+	done
+
+.PHONY: release-sbom
+release-sbom: release-binaries ## Write an SPDX JSON SBOM of each binary (from its Go build info) into dist/.
+	@for p in $(PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; \
+		go run ./hack/sbom -binary $(DIST)/bin/$$os-$$arch/antrea-issuer -version $(VERSION) -created $(SOURCE_DATE_EPOCH) \
+			-o $(DIST)/antrea-issuer-$(VERSION)-$$os-$$arch.spdx.json || exit 1; \
+	done
+
+.PHONY: release-chart
+release-chart: ## Package the chart as dist/antrea-issuer-$(CHART_VERSION).tgz, defaulting to the image $(IMAGE_REPO):$(VERSION).
+	cd e2e && go run ./chartpkg -chart ../charts/antrea-issuer -version $(CHART_VERSION) -app-version $(VERSION) \
+		-image $(IMAGE_REPO) -o $(DIST)
+
+.PHONY: release
+release: release-images release-sbom release-chart ## Everything a release publishes, into dist/, with SHA256SUMS (pushes nothing).
+	@for p in $(PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; \
+		cp $(DIST)/bin/$$os-$$arch/antrea-issuer $(DIST)/antrea-issuer-$(VERSION)-$$os-$$arch; \
+	done
+	cd $(DIST) && sha256sum antrea-issuer-$(VERSION)-* antrea-issuer-$(CHART_VERSION).tgz > SHA256SUMS
+	@cat $(DIST)/SHA256SUMS
+
+.PHONY: release-publish
+release-publish: ## Push the images as one multi-arch $(IMAGE_REPO):$(VERSION) and the chart to $(CHART_REPO) (CI; needs registry logins).
+	@set -e; refs=""; for p in $(PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; \
+		dir=$(DIST)/oci/$$os-$$arch; rm -rf $$dir; mkdir -p $$dir; \
+		tar -xf $(DIST)/antrea-issuer-$(VERSION)-$$os-$$arch.tar -C $$dir; \
+		$(CRANE) push $$dir $(IMAGE_REPO):$(VERSION)-$$os-$$arch; \
+		refs="$$refs -m $(IMAGE_REPO):$(VERSION)-$$os-$$arch"; \
+	done; \
+	$(CRANE) index append $$refs -t $(IMAGE_REPO):$(VERSION)
+	$(HELM) push $(HELM_PUSH_FLAGS) $(DIST)/antrea-issuer-$(CHART_VERSION).tgz $(CHART_REPO)
+# ---- end of release ----
 
 # ---- Benchmarks (e2e/bench, docs/benchmarks.md) ----
 # The benchmarks live in the e2e module: cert-manager's CA issuer controller, which they compare

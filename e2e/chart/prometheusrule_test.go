@@ -6,6 +6,7 @@ package charts_test
 // it. What each alert does is tested with promtool in e2e/alerts.
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,8 +14,14 @@ import (
 	"strings"
 	"testing"
 
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chartutil"
+	kubefake "helm.sh/helm/v3/pkg/kube/fake"
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
+	"helm.sh/helm/v3/pkg/storage"
+	"helm.sh/helm/v3/pkg/storage/driver"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -221,4 +228,61 @@ func TestPrometheusRuleOnAPIServer(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestUpgradeFromAChartWithoutPrometheusRule records what docs/install.md says about upgrades
+// (with Helm's own upgrade code; releases in memory, nothing applied): from a release of a chart
+// that had no prometheusRule values, `--reset-then-reuse-values` keeps the user's values and takes
+// the new defaults, while `--reuse-values` keeps the old chart's defaults and fails on the new template.
+func TestUpgradeFromAChartWithoutPrometheusRule(t *testing.T) {
+	t.Parallel()
+	old := loadChart(t)
+	delete(old.Values, "prometheusRule")
+	old.Schema = nil // the old chart's schema would not know the key either way
+	var kept []*chart.File
+	for _, f := range old.Templates {
+		if !strings.Contains(f.Name, "prometheusrule") {
+			kept = append(kept, f)
+		}
+	}
+	old.Templates = kept
+
+	for name, tc := range map[string]struct {
+		reuse, resetThenReuse bool
+		wantErr               string
+	}{
+		"--reset-then-reuse-values": {resetThenReuse: true},
+		"--reuse-values":            {reuse: true, wantErr: "prometheusRule"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cfg := &action.Configuration{
+				Releases:     storage.Init(driver.NewMemory()),
+				KubeClient:   &kubefake.PrintingKubeClient{Out: io.Discard},
+				Capabilities: &chartutil.Capabilities{KubeVersion: *kubeVersion, APIVersions: chartutil.DefaultVersionSet},
+				Log:          func(string, ...any) {},
+			}
+			in := action.NewInstall(cfg)
+			in.ReleaseName, in.Namespace = defaultRelease, defaultNamespace
+			if _, err := in.Run(old, setValues(t, "image.tag=v0.0.1")); err != nil {
+				t.Fatalf("installing the old chart: %v", err)
+			}
+			up := action.NewUpgrade(cfg)
+			up.Namespace, up.ReuseValues, up.ResetThenReuseValues = defaultNamespace, tc.reuse, tc.resetThenReuse
+			rel, err := up.Run(defaultRelease, loadChart(t), nil)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("upgrade error = %v, want one about %s", err, tc.wantErr)
+				}
+				t.Logf("as docs/install.md says: %v", err)
+				return
+			}
+			if err != nil {
+				t.Fatalf("upgrade: %v", err)
+			}
+			if !strings.Contains(rel.Manifest, `image: "antrea-issuer:v0.0.1"`) {
+				t.Error("the upgrade lost the user's image.tag")
+			}
+		})
+	}
 }
