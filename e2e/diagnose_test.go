@@ -470,7 +470,7 @@ func diagnoseUser(ctx context.Context, t *testing.T, name string, grants func(rb
 	return path
 }
 
-// namespaceAdminKubeconfig is what README "Is it working?" asks of a user: namespace admin of
+// namespaceAdminKubeconfig is what docs/install.md "5. Check that it works" asks of a user: namespace admin of
 // Antrea's namespace and antrea-issuer's, and the cluster-scoped reads of
 // config/rbac/diagnose-reader.yaml.
 func namespaceAdminKubeconfig(ctx context.Context, t *testing.T) string {
@@ -520,7 +520,7 @@ func clusterReads(t *testing.T, sub rbacv1.Subject) []client.Object {
 	})
 }
 
-// leastRoles are the Roles README "Is it working?" offers instead of namespace admin.
+// leastRoles are the Roles docs/install.md "5. Check that it works" offers instead of namespace admin.
 func leastRoles(sub rbacv1.Subject) []client.Object {
 	role := func(ns string, rules ...rbacv1.PolicyRule) []client.Object {
 		name := sub.Name + "-least"

@@ -32,7 +32,7 @@ func unreadable(check, object, what string, err error) Result {
 	case apierrors.IsForbidden(err):
 		return Result{Check: check, Status: StatusSkipped, Object: object,
 			Message: fmt.Sprintf("forbidden: you may not read %s", what),
-			Fix:     "run with credentials that may read it (README \"Is it working?\" lists what diagnose reads): " + err.Error()}
+			Fix:     "run with credentials that may read it (docs/install.md \"5. Check that it works\" lists what diagnose reads): " + err.Error()}
 	case meta.IsNoMatchError(err):
 		return Result{Check: check, Status: StatusError, Object: object,
 			Message: fmt.Sprintf("cannot read %s: its API is not installed (%v)", what, err),
