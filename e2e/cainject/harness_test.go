@@ -470,9 +470,22 @@ func putSecret(ctx context.Context, t *testing.T, c client.Client, s *corev1.Sec
 		}
 	case err != nil:
 		t.Fatal(err)
+	case cur.Type != s.Type && s.Type != "":
+		// A Secret's type is immutable: replace it.
+		if err := c.Delete(ctx, cur); err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eventually(t, 10*time.Second, "the Secret deleted", func() error {
+			if err := c.Get(ctx, client.ObjectKeyFromObject(s), &corev1.Secret{}); !apierrors.IsNotFound(err) {
+				return fmt.Errorf("still there (%v)", err)
+			}
+			return nil
+		})
+		if err := c.Create(ctx, s.DeepCopy()); err != nil {
+			t.Fatalf("creating the Secret: %v", err)
+		}
 	default:
 		cur.Data = s.Data
-		cur.Type = s.Type
 		if err := c.Update(ctx, cur); err != nil {
 			t.Fatalf("updating the Secret: %v", err)
 		}

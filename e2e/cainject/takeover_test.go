@@ -36,41 +36,50 @@ func TestRefusedSecrets(t *testing.T) {
 	withKey.Data["ca.crt"] = append(bytes.Clone(good.CA.CertPEM), good.Serving.KeyPEM...)
 	keyLine := strings.Split(string(good.Serving.KeyPEM), "\n")[1]
 
+	unrelated := newMaterial(t, "unrelated-ca")
+	caOnly := good.CertManagerSecret(ns, antreasim.SecretName)
+	caOnly.Type, caOnly.Data = corev1.SecretTypeOpaque, map[string][]byte{"ca.crt": unrelated.CA.CertPEM}
+
+	// Each case is a row of docs/security.md's matrix, in order (they share the one Secret).
 	cases := []struct {
-		name     string
-		secret   *corev1.Secret
-		reason   cainject.Reason
-		wantNote string
+		name      string
+		secret    *corev1.Secret
+		reason    cainject.Reason
+		eventType string
+		wantNote  string
 	}{
-		{"Antrea's self-signed mode rewrote the Secret", antreaSelf.SelfSignedModeSecret(ns, antreasim.SecretName), cainject.ReasonSelfSignedMode, "selfSignedCert: false"},
+		{"Antrea's self-signed mode rewrote the Secret", antreaSelf.SelfSignedModeSecret(ns, antreasim.SecretName), cainject.ReasonSelfSignedMode, corev1.EventTypeWarning, "selfSignedCert: false"},
 		{"tls.crt from Antrea's CA beside cert-manager's ca.crt",
-			withData(antreaSelf.SelfSignedModeSecret(ns, antreasim.SecretName), "ca.crt", good.CA.CertPEM), cainject.ReasonNotChained, "selfSignedCert: false"},
-		{"a private key in ca.crt", withKey, cainject.ReasonCANonCertificateBlock, `"PRIVATE KEY"`},
+			withData(antreaSelf.SelfSignedModeSecret(ns, antreasim.SecretName), "ca.crt", good.CA.CertPEM), cainject.ReasonNotChained, corev1.EventTypeWarning, "selfSignedCert: false"},
+		{"a private key in ca.crt", withKey, cainject.ReasonCANonCertificateBlock, corev1.EventTypeWarning, `"PRIVATE KEY"`},
+		{"an unrelated CA in ca.crt and no tls.crt", caOnly, cainject.ReasonServingCertMissing, corev1.EventTypeNormal, "tls.crt"},
 	}
 	for _, tc := range cases {
-		putSecret(ctx, t, c, tc.secret)
-		eventually(t, 10*time.Second, tc.name+": metric and Warning event", func() (bool, string) {
+		t.Run(tc.name, func(t *testing.T) {
+			putSecret(ctx, t, c, tc.secret)
+			eventually(t, 10*time.Second, tc.name+": metric and Warning event", func() (bool, string) {
+				evs := secretEvents(ctx, t, c, string(tc.reason))
+				if h.problem(t, tc.reason) != 1 || len(evs) == 0 {
+					return false, fmt.Sprintf("source_problem{%s}=%v, %d events", tc.reason, h.problem(t, tc.reason), len(evs))
+				}
+				e := evs[len(evs)-1]
+				if e.Type != tc.eventType || !strings.Contains(e.Note, tc.wantNote) {
+					return false, fmt.Sprintf("event %s %q", e.Type, e.Note)
+				}
+				return true, ""
+			})
 			evs := secretEvents(ctx, t, c, string(tc.reason))
-			if h.problem(t, tc.reason) != 1 || len(evs) == 0 {
-				return false, fmt.Sprintf("source_problem{%s}=%v, %d events", tc.reason, h.problem(t, tc.reason), len(evs))
+			t.Logf("%s: Warning %s: %s", tc.name, tc.reason, evs[len(evs)-1].Note)
+			if strings.Contains(evs[len(evs)-1].Note, keyLine) {
+				t.Errorf("%s: the event carries key material", tc.name)
 			}
-			e := evs[len(evs)-1]
-			if e.Type != corev1.EventTypeWarning || !strings.Contains(e.Note, tc.wantNote) {
-				return false, fmt.Sprintf("event %s %q", e.Type, e.Note)
+			if ok, why := allCarry(ctx, t, c, good.CA.CertPEM); !ok {
+				t.Errorf("%s: targets changed: %s", tc.name, why)
 			}
-			return true, ""
+			if n := sum(h.requests.applies()); n != synced {
+				t.Errorf("%s: %d writes while the source was refused", tc.name, n-synced)
+			}
 		})
-		evs := secretEvents(ctx, t, c, string(tc.reason))
-		t.Logf("%s: Warning %s: %s", tc.name, tc.reason, evs[len(evs)-1].Note)
-		if strings.Contains(evs[len(evs)-1].Note, keyLine) {
-			t.Errorf("%s: the event carries key material", tc.name)
-		}
-		if ok, why := allCarry(ctx, t, c, good.CA.CertPEM); !ok {
-			t.Errorf("%s: targets changed: %s", tc.name, why)
-		}
-		if n := sum(h.requests.applies()); n != synced {
-			t.Errorf("%s: %d writes while the source was refused", tc.name, n-synced)
-		}
 	}
 
 	next := newMaterial(t, "antrea-issuer-ca-2")
