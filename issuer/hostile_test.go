@@ -206,6 +206,7 @@ func hostileMatrix() map[string]hostileCase {
 		"AntreaIssuer named like an AntreaClusterIssuer, same namespace": {run: sameNameBothKinds},
 		"AntreaClusterIssuer naming another issuer's CA Secret":          {run: secretOfAnotherIssuer},
 		"two issuers on one provided CA Secret":                          {run: sharedProvidedSecret},
+		"generated CA naming a Secret antrea-issuer did not generate":    {run: foreignSecretAsGeneratedCA},
 		"unlabelled CA Secret in a caSecretNamespaces namespace":         {run: unlabelledTenantSecret},
 		"CA Secret of an issuer being deleted removed":                   {run: issuerBeingDeleted},
 	}
