@@ -6,104 +6,20 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"antrea.io/antrea-issuer/e2e/internal/antreasim"
 	"antrea.io/antrea-issuer/e2e/internal/localcluster"
 	"antrea.io/antrea-issuer/internal/testenv"
 	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
 	"antrea.io/antrea-issuer/issuer/rotation"
 	"antrea.io/antrea-issuer/signer"
 )
-
-// clientTraffic does what Antrea's clients do, continuously, and counts failures: an agent
-// trusting only the current antrea-ca content (reloaded on change, as k8s.io/apiserver's dynamic
-// CA does) connects to the stand-in Antrea server, which serves the current Secret's key pair;
-// and the aggregator must keep every Antrea APIService Available.
-type clientTraffic struct {
-	handshakes, handshakeFailures atomic.Int64
-	availabilityChecks            atomic.Int64
-	mu                            sync.Mutex
-	failures                      []string
-	stop                          context.CancelFunc
-	done                          sync.WaitGroup
-}
-
-func startClientTraffic(ctx context.Context, t *testing.T) *clientTraffic {
-	t.Helper()
-	ctx, cancel := context.WithCancel(ctx)
-	tr := &clientTraffic{stop: cancel}
-	agent := antreasim.NewAgentClient("kube-system")
-	if err := agent.WatchConfigMap(ctx, suite.kube, "kube-system", "antrea-ca"); err != nil {
-		t.Fatal(err)
-	}
-	addr := suite.local.Antrea.Addr()
-	for i := 0; i < 2; i++ {
-		tr.done.Add(1)
-		go func() {
-			defer tr.done.Done()
-			for ctx.Err() == nil {
-				tr.handshakes.Add(1)
-				if err := agent.Handshake(addr); err != nil {
-					tr.handshakeFailures.Add(1)
-					tr.record("agent handshake: %v", err)
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-		}()
-	}
-	tr.done.Add(1)
-	go func() {
-		defer tr.done.Done()
-		for ctx.Err() == nil {
-			for _, name := range antreasim.APIServiceNames() {
-				as := &apiregistrationv1.APIService{}
-				if err := suite.client.Get(ctx, client.ObjectKey{Name: name}, as); err != nil {
-					continue
-				}
-				tr.availabilityChecks.Add(1)
-				for _, c := range as.Status.Conditions {
-					if c.Type == apiregistrationv1.Available && c.Status != apiregistrationv1.ConditionTrue {
-						tr.record("APIService %s: %s %s", name, c.Reason, c.Message)
-					}
-				}
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}()
-	return tr
-}
-
-func (tr *clientTraffic) record(format string, args ...any) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	if len(tr.failures) < 20 {
-		tr.failures = append(tr.failures, fmt.Sprintf(format, args...))
-	}
-}
-
-// finish stops the traffic and fails the test on any failure.
-func (tr *clientTraffic) finish(t *testing.T) {
-	t.Helper()
-	tr.stop()
-	tr.done.Wait()
-	t.Logf("agent handshakes: %d, failed: %d; APIService availability checks: %d",
-		tr.handshakes.Load(), tr.handshakeFailures.Load(), tr.availabilityChecks.Load())
-	if len(tr.failures) > 0 {
-		t.Errorf("clients failed during the rotation:\n%v", tr.failures)
-	}
-	if tr.handshakes.Load() == 0 {
-		t.Error("no handshakes were attempted")
-	}
-}
 
 // caWatch follows an issuer's CA Secret through a watch, so that no write is missed, and records
 // every distinct CA that becomes active and every phase the Secret goes through. Polling the
@@ -174,10 +90,16 @@ func watchCASecret(ctx context.Context, t *testing.T, key client.ObjectKey) *caW
 	return w
 }
 
-// rotateAndWatch forces a rotation of AntreaClusterIssuer antrea and waits for it to come back to
-// Steady with a new CA, its CA Secret having gone through every phase. onPhase is called once
-// for each phase the Secret enters, from the test's goroutine.
-func rotateAndWatch(ctx context.Context, t *testing.T, onPhase func(phase string)) *caWatch {
+// rotationPhase is the tests' minPhaseDuration: long enough for antrea-controller's files to catch
+// up with the Secret re-issued at the start of a phase (localcluster.AntreaFileLag, plus the
+// re-issue) before the next phase publishes a ca.crt without the CA it served, as the default of 5
+// minutes is in a cluster with kubelet's minute.
+const rotationPhase = "6s"
+
+// rotateAndWatch forces a rotation of AntreaClusterIssuer antrea, with phases of minPhase, and
+// waits for it to come back to Steady with a new CA, its CA Secret having gone through every
+// phase. onPhase is called once for each phase the Secret enters, from the test's goroutine.
+func rotateAndWatch(ctx context.Context, t *testing.T, minPhase string, onPhase func(phase string)) *caWatch {
 	t.Helper()
 	iss := &v1alpha1.AntreaClusterIssuer{}
 	if err := suite.client.Get(ctx, client.ObjectKey{Name: "antrea"}, iss); err != nil {
@@ -189,7 +111,10 @@ func rotateAndWatch(ctx context.Context, t *testing.T, onPhase func(phase string
 	w.takeUnseen() // Steady, before the request
 
 	// Short phases for the test; in production the default is minutes.
-	iss.Spec.CA.Generated = &v1alpha1.GeneratedCA{MinPhaseDuration: "3s"}
+	if iss.Spec.CA.Generated == nil {
+		iss.Spec.CA.Generated = &v1alpha1.GeneratedCA{}
+	}
+	iss.Spec.CA.Generated.MinPhaseDuration = v1alpha1.Duration(minPhase)
 	if iss.Annotations == nil {
 		iss.Annotations = map[string]string{}
 	}
@@ -248,36 +173,47 @@ func waitAntreaCertificateInSync(ctx context.Context, t *testing.T) {
 	})
 }
 
-// TestCARotationWithoutFailedHandshakes forces a full rotation while Antrea-like clients work,
-// then another with the controller killed and restarted inside each phase.
+// TestCARotationWithoutFailedHandshakes forces a full rotation while Antrea-like clients work
+// against the antrea-controller stand-in (selfSignedCert: false, its files trailing the Secret by
+// localcluster.AntreaFileLag, republishing every localcluster.AntreaResyncPeriod), then another
+// with antrea-issuer killed and restarted inside each phase. No agent handshake may fail, and the
+// real aggregator must keep Antrea's APIServices Available.
 func TestCARotationWithoutFailedHandshakes(t *testing.T) {
 	needLocal(t)
 	ctx := testenv.Context(t)
 	applySample(ctx, t, "antrea-controller-tls.yaml")
 	waitCertificate(ctx, t, antreaCert, cmapi.CertificateConditionReady, cmmeta.ConditionTrue, nil)
 	waitAntreaCertificateInSync(ctx, t)
-	secret := &corev1.Secret{}
-	if err := suite.client.Get(ctx, antreaCert, secret); err != nil {
-		t.Fatal(err)
-	}
+	secret := waitAntreaServesSecret(ctx, t)
 	waitBundlesEqual(ctx, t, secret.Data["ca.crt"])
+	waitAPIServicesAvailable(ctx, t)
 
 	t.Run("forced rotation", func(t *testing.T) {
-		traffic := startClientTraffic(ctx, t)
+		agents := startAgents(ctx, t, 2, 20*time.Millisecond)
+		sim0, writes0 := suite.local.Antrea.Stats(), syncWrites(ctx, t)
 		start := time.Now()
-		w := rotateAndWatch(ctx, t, nil)
+		w := rotateAndWatch(ctx, t, rotationPhase, nil)
 		waitAntreaCertificateInSync(ctx, t)
-		traffic.finish(t)
-		t.Logf("rotation took %s; phases %v; active CAs %v", time.Since(start).Round(100*time.Millisecond), w.phasesSeen(), w.activeSeen())
+		s := waitAntreaServesSecret(ctx, t)
+		waitBundlesEqual(ctx, t, s.Data["ca.crt"])
+		agents.waitHandshakes(t, 10)
+		agents.halt()
+		sim1, sw := suite.local.Antrea.Stats(), diffCounts(syncWrites(ctx, t), writes0)
+		st := agents.stats()
+		t.Logf("FIGURES CA rotation beside the lagging stand-in: %s, phases %v, active CAs %v; agents: %s; aggregator: %s",
+			time.Since(start).Round(100*time.Millisecond), w.phasesSeen(), w.activeSeen(), describeAgents(st), agents.apiServices())
+		t.Logf("FIGURES CA rotation beside the lagging stand-in: antrea-controller writes %d (%v); CA bundle sync writes %d (per object %v)",
+			sim1.TotalWrites()-sim0.TotalWrites(), diffCounts(sim1.Writes, sim0.Writes), sumCounts(sw), perObject(sw))
+		checkNoFailures(t, agents)
 		if active := w.activeSeen(); len(active) != 2 {
 			t.Errorf("active CAs seen: %v, want exactly the old and one new", active)
 		}
 	})
 
 	t.Run("controller killed and restarted in each phase", func(t *testing.T) {
-		traffic := startClientTraffic(ctx, t)
+		agents := startAgents(ctx, t, 2, 20*time.Millisecond)
 		kills := 0
-		w := rotateAndWatch(ctx, t, func(phase string) {
+		w := rotateAndWatch(ctx, t, rotationPhase, func(phase string) {
 			if err := suite.local.Issuer.Stop(true); err != nil {
 				t.Errorf("killing antrea-issuer: %v", err)
 			}
@@ -287,8 +223,13 @@ func TestCARotationWithoutFailedHandshakes(t *testing.T) {
 			}
 		})
 		waitAntreaCertificateInSync(ctx, t)
-		traffic.finish(t)
-		t.Logf("killed and restarted %d times; phases %v; active CAs %v", kills, w.phasesSeen(), w.activeSeen())
+		s := waitAntreaServesSecret(ctx, t)
+		waitBundlesEqual(ctx, t, s.Data["ca.crt"])
+		agents.waitHandshakes(t, 10)
+		agents.halt()
+		t.Logf("FIGURES CA rotation, antrea-issuer killed %d times: phases %v, active CAs %v; agents: %s; aggregator: %s",
+			kills, w.phasesSeen(), w.activeSeen(), describeAgents(agents.stats()), agents.apiServices())
+		checkNoFailures(t, agents)
 		if active := w.activeSeen(); len(active) != 2 {
 			t.Errorf("active CAs seen: %v, want exactly the old and one new", active)
 		}
@@ -296,4 +237,22 @@ func TestCARotationWithoutFailedHandshakes(t *testing.T) {
 			t.Errorf("killed %d times, want once after the request, once in Prepared and once in Activated", kills)
 		}
 	})
+}
+
+// checkNoFailures fails the test on any failed agent handshake or APIService not Available.
+func checkNoFailures(t *testing.T, agents *agentFleet) {
+	t.Helper()
+	st := agents.stats()
+	if st.Handshakes == 0 {
+		t.Error("no handshakes were attempted")
+	}
+	if st.Failed() != 0 {
+		times, last := agents.x509Times()
+		t.Errorf("agents: %s; x509 failures at %v; last: %s", describeAgents(st), times, last)
+	}
+	agents.mu.Lock()
+	defer agents.mu.Unlock()
+	if len(agents.unavailable) > 0 {
+		t.Errorf("APIServices not Available: %v (%v)", agents.unavailable, agents.reasons)
+	}
 }

@@ -84,3 +84,25 @@ func renderIssuerChart(caSecretNamespaces []string) (issuerInstallation, error) 
 	}
 	return inst, nil
 }
+
+// ChartAntreaObjects renders charts/antrea-issuer as `helm install` would for the local
+// installation, with its default values merged with values, and returns what the chart creates
+// for Antrea besides the controller: the AntreaClusterIssuer (a hook) and Antrea's Certificate.
+// Applying them is what installing the chart adds to the running antrea-issuer.
+func ChartAntreaObjects(values map[string]any) ([]*unstructured.Unstructured, error) {
+	vals := map[string]any{"crds": map[string]any{"enabled": false}}
+	for k, v := range values {
+		vals[k] = v
+	}
+	objs, err := renderChart(filepath.Join(testenv.RepoRoot(), "charts", "antrea-issuer"), "antrea-issuer", IssuerNamespace, vals)
+	if err != nil {
+		return nil, err
+	}
+	var out []*unstructured.Unstructured
+	for _, o := range objs {
+		if k := o.GetKind(); k == "AntreaClusterIssuer" || k == "Certificate" {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}

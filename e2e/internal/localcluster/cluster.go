@@ -2,6 +2,7 @@ package localcluster
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -9,8 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -26,6 +25,28 @@ const (
 	AntreaSecretName     = "antrea-controller-tls"
 )
 
+// Antrea's timings, scaled down for the local installation with their order kept: the CA bundle
+// sync reacts within milliseconds, antrea-controller's files trail the Secret by AntreaFileLag
+// (kubelet's refresh and Antrea's reload: about a minute in a cluster), and it republishes its
+// CA bundle every AntreaResyncPeriod (2 minutes in Antrea). The CA bundle sync's settle period
+// after a takeover is Antrea's resync period, as its 2-minute default is.
+const (
+	AntreaFileLag      = 2 * time.Second
+	AntreaResyncPeriod = 3 * time.Second
+	SettlePeriod       = AntreaResyncPeriod
+)
+
+// AntreaOptions tune the antrea-controller stand-in (antreasim.Controller).
+type AntreaOptions struct {
+	// SelfSignedCert starts it in Antrea's default mode (selfSignedCert: true): it creates the
+	// Secret with its own pair, adopts a pair with at least 90 days left, rewrites tls.crt and
+	// tls.key otherwise, and publishes the served tls.crt. By default it runs as this project
+	// needs (selfSignedCert: false).
+	SelfSignedCert bool
+	// FileLag and ResyncPeriod replace AntreaFileLag and AntreaResyncPeriod when set.
+	FileLag, ResyncPeriod time.Duration
+}
+
 // Options tune Start.
 type Options struct {
 	// CASecretNamespaces are extra namespaces where namespaced AntreaIssuers keep CA Secrets; each
@@ -33,10 +54,13 @@ type Options struct {
 	CASecretNamespaces []string
 	// IssuerArgs are extra flags for the antrea-issuer process.
 	IssuerArgs []string
-	// Log receives antrea-issuer's output and progress lines; nil discards them.
+	// Log receives the output of antrea-issuer, cert-manager and the Antrea stand-in, and progress
+	// lines; nil discards them.
 	Log io.Writer
 	// Progress, when set, is told about each step as it starts.
 	Progress func(step string)
+	// Antrea tunes the antrea-controller stand-in.
+	Antrea AntreaOptions
 }
 
 // Cluster is a running local installation.
@@ -46,12 +70,19 @@ type Cluster struct {
 	Kube kubernetes.Interface
 	// Issuer is the antrea-issuer process.
 	Issuer *IssuerProcess
-	// Antrea is the stand-in Antrea API server, serving the key pair of antrea-controller-tls.
-	Antrea *antreasim.Server
+	// Antrea is the antrea-controller stand-in: it serves Antrea's API (routed to by the real
+	// aggregator through Antrea's APIServices) from a file view of antrea-controller-tls that
+	// trails the Secret, and publishes its CA bundle to antrea-ca and the caBundles as
+	// antrea-controller does, in either of Antrea's modes (Restart switches them).
+	Antrea *antreasim.Controller
 	// Dir holds the kubeconfigs, the binary and logs.
 	Dir string
 
+	// ctx lives as long as the installation: the stand-in's runs use it.
+	ctx    context.Context
 	cancel context.CancelFunc
+	// logw receives the stand-in's log.
+	logw io.Writer
 }
 
 // Start brings up the whole installation. Stop it with Stop.
@@ -65,7 +96,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		logw = io.Discard
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	c = &Cluster{cancel: cancel}
+	c = &Cluster{ctx: ctx, cancel: cancel, logw: logw}
 	defer func() {
 		if err != nil {
 			c.Stop()
@@ -108,8 +139,12 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return nil, err
 	}
 
-	progress("starting the Antrea stand-ins: API server, APIServices, webhooks, CRD")
-	if c.Antrea, err = antreasim.NewServer(); err != nil {
+	mode := "selfSignedCert: false"
+	if opts.Antrea.SelfSignedCert {
+		mode = "selfSignedCert: true, Antrea's default"
+	}
+	progress("starting the Antrea stand-ins: antrea-controller (" + mode + "), APIServices, webhooks, CRD")
+	if c.Antrea, err = antreasim.NewController(c.Env.Config, antreaControllerOptions(opts.Antrea, logw)); err != nil {
 		return nil, err
 	}
 	if _, err := antreasim.CreateAntreaTargets(ctx, c.Env.Client, AntreaNamespace, antreasim.WithoutAPIServices()); err != nil {
@@ -118,7 +153,9 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err := antreasim.RegisterWithAggregator(ctx, c.Env.Client, c.Antrea, AntreaNamespace); err != nil {
 		return nil, err
 	}
-	go c.serveAntreaSecret(ctx)
+	if err := c.Antrea.Start(ctx); err != nil {
+		return nil, err
+	}
 
 	progress("starting antrea-issuer as ServiceAccount antrea-issuer/antrea-issuer")
 	issuerCfg, err := ServiceAccountConfig(ctx, c.Env.Config, IssuerNamespace, IssuerServiceAccount)
@@ -130,11 +167,43 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return nil, err
 	}
 	// The process runs with the arguments the chart's Deployment gives the container.
-	c.Issuer = &IssuerProcess{Binary: bin, Kubeconfig: issuerKubeconfig, Args: append(chartArgs, opts.IssuerArgs...), Log: logw}
+	// The CA bundle sync's settle period is scaled like Antrea's resync period.
+	args := append(append(chartArgs, "--antrea-settle-period="+SettlePeriod.String()), opts.IssuerArgs...)
+	c.Issuer = &IssuerProcess{Binary: bin, Kubeconfig: issuerKubeconfig, Args: args, Log: logw, MetricsBindAddress: "127.0.0.1:0"}
 	if err := c.Issuer.Start(ctx); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// RestartAntrea restarts antrea-controller as editing antrea-config and restarting its Deployment
+// does: the running Pod stops (nothing listens), gap later (Antrea's Deployment is Recreate) a new
+// one starts in the given mode and mounts the Secret as it is then. It returns once the new Pod
+// runs; it serves once it has a certificate. The new Pod lives as long as the installation.
+func (c *Cluster) RestartAntrea(gap time.Duration, selfSignedCert bool) error {
+	return c.Antrea.Restart(c.ctx, gap, selfSignedCert)
+}
+
+// ReplaceAntrea replaces antrea-controller by one with other options, as redeploying Antrea with
+// another configuration does (for example a ResyncPeriod long enough that a test's hand edit of a
+// caBundle is not undone within the test): the running one stops, gap later the new one starts and
+// the aggregator is routed to it. Antrea then runs with o until the next ReplaceAntrea.
+func (c *Cluster) ReplaceAntrea(gap time.Duration, o AntreaOptions) error {
+	sim, err := antreasim.NewController(c.Env.Config, antreaControllerOptions(o, c.logw))
+	if err != nil {
+		return err
+	}
+	c.Antrea.Stop()
+	select {
+	case <-c.ctx.Done():
+		return c.ctx.Err()
+	case <-time.After(gap):
+	}
+	if err := antreasim.RegisterWithAggregator(c.ctx, c.Env.Client, sim, AntreaNamespace); err != nil {
+		return err
+	}
+	c.Antrea = sim
+	return sim.Start(c.ctx)
 }
 
 // Stop ends everything Start started and removes its files.
@@ -146,7 +215,7 @@ func (c *Cluster) Stop() {
 		c.cancel()
 	}
 	if c.Antrea != nil {
-		_ = c.Antrea.Close()
+		c.Antrea.Stop()
 	}
 	if c.Env != nil {
 		_ = c.Env.Stop()
@@ -180,25 +249,27 @@ func InstallRBAC(ctx context.Context, c client.Client, caSecretNamespaces []stri
 	return ours.args, Apply(ctx, c, objs...)
 }
 
-// serveAntreaSecret makes the stand-in Antrea server serve the key pair of antrea-controller-tls
-// whenever it changes, as antrea-controller reloads its mounted Secret.
-func (c *Cluster) serveAntreaSecret(ctx context.Context) {
-	for ctx.Err() == nil {
-		w, err := c.Kube.CoreV1().Secrets(AntreaNamespace).Watch(ctx, metav1.ListOptions{
-			FieldSelector: fields.OneTermEqualSelector("metadata.name", AntreaSecretName).String(),
-		})
-		if err != nil {
-			time.Sleep(time.Second)
-			continue
-		}
-		for ev := range w.ResultChan() {
-			if ev.Type != watch.Added && ev.Type != watch.Modified {
-				continue
-			}
-			if s, ok := ev.Object.(*corev1.Secret); ok && len(s.Data["tls.crt"]) > 0 {
-				_ = c.Antrea.SetKeyPair(s.Data["tls.crt"], s.Data["tls.key"])
-			}
-		}
-		w.Stop()
+// antreaControllerOptions are the stand-in's options in the local installation: Antrea's own
+// behaviour and thresholds (the real 90-day MinValidDuration, hourly self-signed check), its file
+// lag and resync period scaled down (AntreaFileLag, AntreaResyncPeriod), and no give-up while the
+// Secret lacks a key: antrea-controller exits after 2 minutes and Kubernetes restarts it until the
+// Secret is complete, which ends the same way, only later. Its log lines go to logw.
+func antreaControllerOptions(o AntreaOptions, logw io.Writer) antreasim.ControllerOptions {
+	opts := antreasim.DefaultControllerOptions()
+	opts.Namespace = AntreaNamespace
+	opts.SelfSignedCert = o.SelfSignedCert
+	opts.FileLag, opts.ResyncPeriod = AntreaFileLag, AntreaResyncPeriod
+	if o.FileLag > 0 {
+		opts.FileLag = o.FileLag
 	}
+	if o.ResyncPeriod > 0 {
+		opts.ResyncPeriod = o.ResyncPeriod
+	}
+	opts.CertReadyTimeout = 0
+	if logw != nil && logw != io.Discard {
+		opts.Logf = func(format string, args ...any) {
+			fmt.Fprintf(logw, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+		}
+	}
+	return opts
 }
