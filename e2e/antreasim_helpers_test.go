@@ -133,7 +133,7 @@ type agentFleet struct {
 }
 
 // startAgents starts n agents handshaking every interval and waits until each has loaded
-// antrea-ca. They stop with stop (or when the test ends).
+// antrea-ca. They stop with halt (or when the test ends).
 func startAgents(ctx context.Context, t *testing.T, n int, interval time.Duration) *agentFleet {
 	t.Helper()
 	ctx, cancel := context.WithCancel(ctx)
@@ -205,6 +205,7 @@ func startAgents(ctx context.Context, t *testing.T, n int, interval time.Duratio
 	return f
 }
 
+// halt stops the agents and the aggregator watch, and waits until they have stopped.
 func (f *agentFleet) halt() {
 	f.cancel()
 	f.wg.Wait()
@@ -225,7 +226,7 @@ func (f *agentFleet) stats() antreasim.AgentStats {
 	return s
 }
 
-// since is what happened between an earlier reading and now.
+// agentDelta is what happened between two readings of the agents' counters.
 func agentDelta(now, before antreasim.AgentStats) antreasim.AgentStats {
 	return antreasim.AgentStats{
 		Handshakes: now.Handshakes - before.Handshakes, Succeeded: now.Succeeded - before.Succeeded,
