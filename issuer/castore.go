@@ -34,6 +34,12 @@ const (
 	// provided Secret) begins when the issuer first sees it.
 	AnnotationPhase      = v1alpha1.GroupName + "/phase"
 	AnnotationPhaseSince = v1alpha1.GroupName + "/phase-since"
+	// AnnotationRotate on an issuer asks for a CA rotation: set it to a new value (for example
+	// the current time) to rotate now. Each distinct value rotates once.
+	AnnotationRotate = v1alpha1.GroupName + "/rotate"
+	// AnnotationRotateHandled on the CA Secret is the last AnnotationRotate value acted upon. A CA
+	// created while the issuer carries a rotate value has handled it: it is a new CA already.
+	AnnotationRotateHandled = v1alpha1.GroupName + "/rotate-handled"
 )
 
 var (
@@ -187,7 +193,7 @@ func (s *CAStore) claim(ctx context.Context, cfg Config, secret *corev1.Secret) 
 
 // create writes a new CA Secret holding gens, create-only: an existing Secret is never
 // overwritten, so two replicas racing end up with the one that was created first.
-func (s *CAStore) create(ctx context.Context, cfg Config, gens signer.Generations, now time.Time) error {
+func (s *CAStore) create(ctx context.Context, cfg Config, gens signer.Generations, rotateHandled string, now time.Time) error {
 	data, err := gens.SecretData()
 	if err != nil {
 		return fmt.Errorf("encoding CA: %w", err)
@@ -205,6 +211,9 @@ func (s *CAStore) create(ctx context.Context, cfg Config, gens signer.Generation
 		},
 		Type: corev1.SecretTypeTLS,
 		Data: data,
+	}
+	if rotateHandled != "" {
+		secret.Annotations[AnnotationRotateHandled] = rotateHandled
 	}
 	if err := s.client.Create(ctx, secret); err != nil {
 		if apierrors.IsAlreadyExists(err) {

@@ -100,7 +100,9 @@ func (c *Controller) generateCA(ctx context.Context, iss v1alpha1.Issuer, cfg Co
 	if known != nil && !bytes.Equal(known.Raw, ca.Cert.Raw) {
 		gens.Previous = known
 	}
-	if err := c.store.create(ctx, cfg, gens, now); err != nil {
+	// A rotate annotation the issuer carries now (even one handled in a lost Secret) asks for no
+	// rotation of this brand-new CA.
+	if err := c.store.create(ctx, cfg, gens, iss.GetAnnotations()[AnnotationRotate], now); err != nil {
 		return signer.Generations{}, err
 	}
 	log.FromContext(ctx).Info("generated a new CA", "issuer", cfg.Ref, "secret", cfg.Secret.String(),

@@ -100,7 +100,16 @@ var (
 // retires it; a Warning event says what happened.
 func lostCASecret(lose loseCASecret) func(ctx context.Context, t *testing.T) {
 	return func(ctx context.Context, t *testing.T) {
-		iss := createClusterIssuer(ctx, t, "lost-"+randSuffix(t), v1alpha1.IssuerSpec{CA: v1alpha1.CASpec{Generated: &v1alpha1.GeneratedCA{MinPhaseDuration: "1s"}}}, metav1.ConditionTrue)
+		// The issuer carries a rotate annotation from an earlier rotation: a CA created while it
+		// does has handled it, so losing the Secret never starts an unrequested rotation.
+		iss := &v1alpha1.AntreaClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: "lost-" + randSuffix(t),
+			Annotations: map[string]string{issuer.AnnotationRotate: "an-earlier-rotation"}},
+			Spec: v1alpha1.IssuerSpec{CA: v1alpha1.CASpec{Generated: &v1alpha1.GeneratedCA{MinPhaseDuration: "1s"}}}}
+		if err := env.Client.Create(ctx, iss); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), iss) })
+		waitIssuerReady(ctx, t, iss, metav1.ConditionTrue, "")
 		key := client.ObjectKey{Namespace: clusterResourceNamespace, Name: iss.Name + "-ca"}
 		_, before := caSecret(ctx, t, key)
 		testenv.Eventually(t, 30*time.Second, "status records the active CA", func() error {
@@ -129,10 +138,11 @@ func lostCASecret(lose loseCASecret) func(ctx context.Context, t *testing.T) {
 			first = s
 			return nil
 		})
-		gens, err := signer.ParseGenerations(first.Data, time.Now())
+		firstGens, err := signer.ParseGenerations(first.Data, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
+		gens := firstGens
 		if gens.Previous == nil || !bytes.Equal(gens.Previous.Raw, before.Active.Cert.Raw) {
 			t.Fatalf("the new Secret does not keep the trusted CA as the previous one: phase %s", gens.Phase())
 		}
@@ -157,6 +167,11 @@ func lostCASecret(lose loseCASecret) func(ctx context.Context, t *testing.T) {
 			}
 			return nil
 		})
+		after, gens := caSecret(ctx, t, newKey)
+		if !bytes.Equal(gens.Active.Cert.Raw, firstGens.Active.Cert.Raw) || after.Annotations[issuer.AnnotationRotateHandled] != "an-earlier-rotation" {
+			t.Errorf("a rotation nobody asked for followed the recovery (active %s, rotate-handled %q)",
+				gens.Active.Cert.Subject.CommonName, after.Annotations[issuer.AnnotationRotateHandled])
+		}
 	}
 }
 

@@ -41,11 +41,10 @@ import (
 
 // Annotations that drive and record CA rotation.
 const (
-	// AnnotationRotate on an issuer asks for a CA rotation: set it to a new value (for example
-	// the current time) to rotate now. Each distinct value rotates once.
-	AnnotationRotate = v1alpha1.GroupName + "/rotate"
+	// AnnotationRotate on an issuer asks for a CA rotation (issuer.AnnotationRotate).
+	AnnotationRotate = issuer.AnnotationRotate
 	// annotationRotateHandled on the CA Secret is the last AnnotationRotate value acted upon.
-	annotationRotateHandled = v1alpha1.GroupName + "/rotate-handled"
+	annotationRotateHandled = issuer.AnnotationRotateHandled
 	// indexIssuer indexes CertificateRequests by the issuer they name (v1alpha1.Kind.Ref).
 	indexIssuer = ".spec.issuerRef.antreaIssuer"
 	// FieldOwner owns status.ca and the CARotation condition.
