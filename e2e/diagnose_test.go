@@ -211,6 +211,22 @@ func TestDiagnose(t *testing.T) {
 	t.Run("antrea-ca differing from ca.crt", func(t *testing.T) {
 		needLocal(t)
 		stopIssuerUntilRepaired(ctx, t)
+		// antrea-controller republishes its bundle every resync (scaled to seconds here): let it
+		// wait an hour while the broken state is diagnosed, as it would for most of 2 minutes.
+		if err := suite.local.ReplaceAntrea(0, localcluster.AntreaOptions{ResyncPeriod: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eventually(t, time.Minute, "antrea-controller's first publishing round", func() error {
+			if st := suite.local.Antrea.Stats(); st.Rounds < 1 {
+				return fmt.Errorf("%d rounds", st.Rounds)
+			}
+			return nil
+		})
+		t.Cleanup(func() {
+			if err := suite.local.ReplaceAntrea(0, localcluster.AntreaOptions{}); err != nil {
+				t.Errorf("restoring antrea-controller: %v", err)
+			}
+		})
 		other, err := antreasim.NewCA("some-other-ca")
 		if err != nil {
 			t.Fatal(err)
@@ -234,6 +250,22 @@ func TestDiagnose(t *testing.T) {
 	t.Run("APIService with a wrong caBundle fails the aggregator's discovery check", func(t *testing.T) {
 		needLocal(t)
 		stopIssuerUntilRepaired(ctx, t)
+		// antrea-controller republishes its bundle every resync (scaled to seconds here): let it
+		// wait an hour while the broken state is diagnosed, as it would for most of 2 minutes.
+		if err := suite.local.ReplaceAntrea(0, localcluster.AntreaOptions{ResyncPeriod: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eventually(t, time.Minute, "antrea-controller's first publishing round", func() error {
+			if st := suite.local.Antrea.Stats(); st.Rounds < 1 {
+				return fmt.Errorf("%d rounds", st.Rounds)
+			}
+			return nil
+		})
+		t.Cleanup(func() {
+			if err := suite.local.ReplaceAntrea(0, localcluster.AntreaOptions{}); err != nil {
+				t.Errorf("restoring antrea-controller: %v", err)
+			}
+		})
 		other, err := antreasim.NewCA("some-other-ca")
 		if err != nil {
 			t.Fatal(err)

@@ -127,7 +127,7 @@ func TestNamespacedIssuerWorksIndependently(t *testing.T) {
 	}
 	verifyAntreaSecret(t, secret, teamNamespace)
 	caSecret := &corev1.Secret{}
-	if err := suite.client.Get(ctx, client.ObjectKey{Namespace: teamNamespace, Name: "team-ca"}, caSecret); err != nil {
+	if err := suite.client.Get(ctx, client.ObjectKey{Namespace: teamNamespace, Name: "team-ca-keypair"}, caSecret); err != nil {
 		t.Fatalf("the namespaced issuer's CA Secret: %v", err)
 	}
 	cluster := &corev1.Secret{}
