@@ -211,22 +211,7 @@ func TestDiagnose(t *testing.T) {
 	t.Run("antrea-ca differing from ca.crt", func(t *testing.T) {
 		needLocal(t)
 		stopIssuerUntilRepaired(ctx, t)
-		// antrea-controller republishes its bundle every resync (scaled to seconds here): let it
-		// wait an hour while the broken state is diagnosed, as it would for most of 2 minutes.
-		if err := suite.local.ReplaceAntrea(0, localcluster.AntreaOptions{ResyncPeriod: time.Hour}); err != nil {
-			t.Fatal(err)
-		}
-		testenv.Eventually(t, time.Minute, "antrea-controller's first publishing round", func() error {
-			if st := suite.local.Antrea.Stats(); st.Rounds < 1 {
-				return fmt.Errorf("%d rounds", st.Rounds)
-			}
-			return nil
-		})
-		t.Cleanup(func() {
-			if err := suite.local.ReplaceAntrea(0, localcluster.AntreaOptions{}); err != nil {
-				t.Errorf("restoring antrea-controller: %v", err)
-			}
-		})
+		slowAntreaResync(t)
 		other, err := antreasim.NewCA("some-other-ca")
 		if err != nil {
 			t.Fatal(err)
@@ -250,22 +235,7 @@ func TestDiagnose(t *testing.T) {
 	t.Run("APIService with a wrong caBundle fails the aggregator's discovery check", func(t *testing.T) {
 		needLocal(t)
 		stopIssuerUntilRepaired(ctx, t)
-		// antrea-controller republishes its bundle every resync (scaled to seconds here): let it
-		// wait an hour while the broken state is diagnosed, as it would for most of 2 minutes.
-		if err := suite.local.ReplaceAntrea(0, localcluster.AntreaOptions{ResyncPeriod: time.Hour}); err != nil {
-			t.Fatal(err)
-		}
-		testenv.Eventually(t, time.Minute, "antrea-controller's first publishing round", func() error {
-			if st := suite.local.Antrea.Stats(); st.Rounds < 1 {
-				return fmt.Errorf("%d rounds", st.Rounds)
-			}
-			return nil
-		})
-		t.Cleanup(func() {
-			if err := suite.local.ReplaceAntrea(0, localcluster.AntreaOptions{}); err != nil {
-				t.Errorf("restoring antrea-controller: %v", err)
-			}
-		})
+		slowAntreaResync(t)
 		other, err := antreasim.NewCA("some-other-ca")
 		if err != nil {
 			t.Fatal(err)
@@ -666,6 +636,27 @@ func removeApprovalBinding(ctx context.Context, t *testing.T) {
 			if err := suite.client.Create(context.Background(), &b); err != nil {
 				t.Errorf("restoring ClusterRoleBinding %s: %v", b.Name, err)
 			}
+		}
+	})
+}
+
+// slowAntreaResync gives antrea-controller an hour's resync until the test ends: it republishes
+// its bundle every resync (scaled to seconds here), and a test that breaks a target by hand needs
+// the broken state to last while it is diagnosed, as it would for most of Antrea's 2 minutes.
+func slowAntreaResync(t *testing.T) {
+	t.Helper()
+	if err := suite.local.ReplaceAntrea(0, localcluster.AntreaOptions{ResyncPeriod: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, "antrea-controller's first publishing round", func() error {
+		if st := suite.local.Antrea.Stats(); st.Rounds < 1 {
+			return fmt.Errorf("%d rounds", st.Rounds)
+		}
+		return nil
+	})
+	t.Cleanup(func() {
+		if err := suite.local.ReplaceAntrea(0, localcluster.AntreaOptions{}); err != nil {
+			t.Errorf("restoring antrea-controller: %v", err)
 		}
 	})
 }
