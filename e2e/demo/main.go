@@ -201,7 +201,8 @@ func run(ctx context.Context, keep bool, out io.Writer) error {
 		fmt.Fprintln(out, "\nRun `make demo DEMO_ARGS=-keep` to keep the control plane running and explore it with kubectl.")
 		return nil
 	}
-	kubeconfig := filepath.Join(os.TempDir(), "antrea-issuer-demo.kubeconfig")
+	// In this run's own folder (removed when the demo stops): two demos never share a kubeconfig.
+	kubeconfig := filepath.Join(c.Dir, "admin.kubeconfig")
 	if err := testenv.WriteKubeconfig(c.Env.Config, kubeconfig); err != nil {
 		return err
 	}
