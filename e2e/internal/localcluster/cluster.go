@@ -96,10 +96,12 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		logw = io.Discard
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	c = &Cluster{ctx: ctx, cancel: cancel, logw: logw}
+	started := &Cluster{ctx: ctx, cancel: cancel, logw: logw}
+	c = started
 	defer func() {
+		// Every failed return sets c to nil: stop what was started through its own pointer.
 		if err != nil {
-			c.Stop()
+			started.Stop()
 		}
 	}()
 	if c.Dir, err = os.MkdirTemp("", "antrea-issuer-local-"); err != nil {
