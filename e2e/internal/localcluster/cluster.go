@@ -21,8 +21,8 @@ import (
 const (
 	IssuerNamespace      = "antrea-issuer"
 	IssuerServiceAccount = "antrea-issuer"
-	AntreaNamespace      = "kube-system"
-	AntreaSecretName     = "antrea-controller-tls"
+	AntreaNamespace      = antreasim.Namespace
+	AntreaSecretName     = antreasim.SecretName
 )
 
 // Antrea's timings, scaled down for the local installation with their order kept: the CA bundle
