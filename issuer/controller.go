@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	issuerlibapi "github.com/cert-manager/issuer-lib/api/v1alpha1"
 	"github.com/cert-manager/issuer-lib/controllers"
 	"github.com/prometheus/client_golang/prometheus"
@@ -151,17 +152,30 @@ func (c *Controller) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		DisableKubernetesCSRController: true,
 		// cert-manager reads ca.crt from status.ca; Antrea needs ca.crt in its Secret.
 		SetCAOnCertificateRequest: true,
-		PreSetupWithManager:       c.watchCASources,
+		PreSetupWithManager:       c.preSetup,
 		ControllerOptions:         controller.Options{MaxConcurrentReconciles: max(c.opts.Workers, 1)},
 	}).SetupWithManager(ctx, mgr)
 }
 
+// preSetup completes issuer-lib's controllers before they are built: the CertificateRequest
+// controller's workers, and the issuer controllers' CA sources.
+func (c *Controller) preSetup(_ context.Context, gvk schema.GroupVersionKind, _ ctrl.Manager, b *builder.Builder) error {
+	if gvk.GroupKind() == cmapi.SchemeGroupVersion.WithKind(cmapi.CertificateRequestKind).GroupKind() {
+		// issuer-lib v0.11.0's CombinedController passes ControllerOptions to the issuer
+		// controllers only: its CertificateRequest controller ran one reconcile at a time,
+		// whatever --workers said. It sets no other option there, so this replaces nothing.
+		b.WithOptions(controller.Options{MaxConcurrentReconciles: max(c.opts.Workers, 1)})
+		return nil
+	}
+	return c.watchCASources(gvk, b)
+}
+
 // watchCASources makes the issuer controllers re-check an issuer when its CA Secret changes and
 // when the recheck scheduler fires (CA expiry).
-func (c *Controller) watchCASources(_ context.Context, gvk schema.GroupVersionKind, _ ctrl.Manager, b *builder.Builder) error {
+func (c *Controller) watchCASources(gvk schema.GroupVersionKind, b *builder.Builder) error {
 	kind, ok := v1alpha1.KindNamed(gvk.Kind)
 	if !ok || gvk.Group != v1alpha1.GroupName {
-		return nil // the CertificateRequest controller needs no extra sources
+		return nil
 	}
 	b.Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []reconcile.Request {
 		return IssuersUsingSecret(ctx, c.client, kind, c.opts.ClusterResourceNamespace, obj)
