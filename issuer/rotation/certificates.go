@@ -1,6 +1,7 @@
 package rotation
 
 import (
+	"bytes"
 	"sort"
 	"strconv"
 	"time"
@@ -8,6 +9,8 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 )
 
 // certificateStates derives, from the CertificateRequests an issuer received, the state of each
@@ -113,4 +116,48 @@ func finished(cr *cmapi.CertificateRequest) bool {
 	}
 	failed, _ := failure(cr)
 	return failed
+}
+
+// requestEventMatters passes the CertificateRequest events that can change what
+// certificateStates derives: a request of a Certificate created or deleted, or one whose owner,
+// revision, certificate, CA or outcome changed. The approval and issuer-lib's Initializing
+// condition change none of these: with two of a request's four updates filtered out, and
+// requests that no Certificate owns ignored, the rotation looks at requests only when their
+// Certificates' state can have moved (measured in docs/benchmarks.md).
+var requestEventMatters = predicate.Funcs{
+	CreateFunc: func(e event.CreateEvent) bool { return ofCertificate(e.Object) },
+	DeleteFunc: func(e event.DeleteEvent) bool { return ofCertificate(e.Object) },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, okOld := e.ObjectOld.(*cmapi.CertificateRequest)
+		cur, okNew := e.ObjectNew.(*cmapi.CertificateRequest)
+		if !okOld || !okNew {
+			return true
+		}
+		if !ofCertificate(old) && !ofCertificate(cur) {
+			return false
+		}
+		return stateChanged(old, cur)
+	},
+	GenericFunc: func(event.GenericEvent) bool { return true },
+}
+
+// ofCertificate reports whether o is a request certificateStates can use: a CertificateRequest
+// of a Certificate, with a revision (anything else passes, to be safe).
+func ofCertificate(o any) bool {
+	cr, ok := o.(*cmapi.CertificateRequest)
+	return !ok || owningCertificate(cr) != "" && revision(cr) >= 0
+}
+
+// stateChanged reports whether anything certificateStates reads differs between two versions of
+// a request.
+func stateChanged(old, cur *cmapi.CertificateRequest) bool {
+	if old.Spec.IssuerRef != cur.Spec.IssuerRef || owningCertificate(old) != owningCertificate(cur) || revision(old) != revision(cur) {
+		return true
+	}
+	if !bytes.Equal(old.Status.Certificate, cur.Status.Certificate) || !bytes.Equal(old.Status.CA, cur.Status.CA) {
+		return true
+	}
+	oldFailed, oldAt := failure(old)
+	curFailed, curAt := failure(cur)
+	return oldFailed != curFailed || !oldAt.Equal(curAt) || finished(old) != finished(cur)
 }

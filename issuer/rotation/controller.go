@@ -133,7 +133,8 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 			Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 				return issuer.IssuersUsingSecret(ctx, r.client, kind, opts.ClusterResourceNamespace, o)
 			})).
-			Watches(&cmapi.CertificateRequest{}, coalescingMapper(requestEventDelay, r.issuerOfRequestEvent)).
+			Watches(&cmapi.CertificateRequest{}, coalescingMapper(requestEventDelay, r.issuerOfRequestEvent),
+				builder.WithPredicates(requestEventMatters)).
 			WithOptions(controller.Options{MaxConcurrentReconciles: max(opts.Workers, 1)}).
 			Complete(r)
 		if err != nil {
@@ -248,8 +249,10 @@ func (r *reconciler) gatherInput(ctx context.Context, iss v1alpha1.Issuer, cfg i
 		in.RequestPending = true
 	}
 
+	// Read-only: the requests are the cache's own objects, not copies (every request of the
+	// issuer at every look).
 	var crs cmapi.CertificateRequestList
-	opts := []client.ListOption{client.MatchingFields{indexIssuer: cfg.Ref}}
+	opts := []client.ListOption{client.MatchingFields{indexIssuer: cfg.Ref}, client.UnsafeDisableDeepCopy}
 	if r.kind.Namespaced {
 		opts = append(opts, client.InNamespace(iss.GetNamespace()))
 	}
