@@ -9,6 +9,8 @@ import (
 
 	"github.com/cert-manager/cert-manager/pkg/util/pki"
 
+	"antrea.io/antrea-issuer/e2e/internal/localcluster"
+	"antrea.io/antrea-issuer/issuer"
 	"antrea.io/antrea-issuer/signer"
 )
 
@@ -39,7 +41,7 @@ func runCPU(ctx context.Context, b *bench) error {
 		return err
 	}
 	b.r.add(sc, "x509.CreateCertificate alone (ECDSA P-256 CA and leaf), this process", ms(floor), "", "the floor")
-	b.r.add(sc, "issuer's sign path in this process (CSR parse+check, template, policy, signer.Sign)", ms(path),
+	b.r.add(sc, "issuer's sign path in this process (CSR parse+check, template, request policy, signer.Sign)", ms(path),
 		"", fmt.Sprintf("%.1f × floor", float64(path)/float64(floor)))
 	for _, r := range runs {
 		mean := r.sign.mean()
@@ -65,8 +67,12 @@ func measureSignFloor() (floor, path time.Duration, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	policy := signer.AntreaPolicy("kube-system", "")
-	policy.DNSNames = []string{benchDNSPattern}
+	// The policy the bench issuer signs with, resolved as the issuer resolves it.
+	cfg, err := issuer.ResolveConfig(benchIssuer(), localcluster.IssuerNamespace)
+	if err != nil {
+		return 0, 0, err
+	}
+	policy := cfg.Policy
 	signPath := func() (*signer.Result, error) {
 		csr, err := pki.DecodeX509CertificateRequestBytes(csrs[0])
 		if err != nil {
@@ -77,12 +83,13 @@ func measureSignFloor() (floor, path time.Duration, err error) {
 		}
 		tmpl, err := pki.CertificateTemplateFromCSR(csr,
 			pki.CertificateTemplateOverrideDuration(90*24*time.Hour),
+			pki.CertificateTemplateValidateAndOverrideBasicConstraints(false, nil),
 			pki.CertificateTemplateValidateAndOverrideKeyUsages(x509.KeyUsageDigitalSignature|x509.KeyUsageKeyEncipherment,
 				[]x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}))
 		if err != nil {
 			return nil, err
 		}
-		if err := policy.Evaluate(tmpl); err != nil {
+		if err := policy.EvaluateRequest(csr, tmpl); err != nil {
 			return nil, err
 		}
 		return signer.Sign(now, ca, signer.Bundle{}, tmpl, signer.SignOptions{})

@@ -22,6 +22,9 @@ type setting struct {
 	Workers int
 	QPS     float64
 	Burst   int
+	// Binary, when set, is an antrea-issuer binary to run instead of the one built from the tree
+	// (-compare: another commit's, measured side by side).
+	Binary string
 }
 
 func (s setting) args() []string {
@@ -33,7 +36,11 @@ func (s setting) args() []string {
 }
 
 func (s setting) String() string {
-	return fmt.Sprintf("--workers=%d --kube-api-qps=%g --kube-api-burst=%d", s.Workers, s.QPS, s.Burst)
+	flags := fmt.Sprintf("--workers=%d --kube-api-qps=%g --kube-api-burst=%d", s.Workers, s.QPS, s.Burst)
+	if s.Binary != "" {
+		return s.Binary + " " + flags
+	}
+	return flags
 }
 
 // limited reports whether the setting has a client-side rate limit (--kube-api-qps 0 has none).
@@ -87,81 +94,63 @@ func (l *lab) startProfiledIssuer(ctx context.Context, s setting) (*issuerProc, 
 	}
 }
 
-// profileChunk is the length of each CPU profile taken while a profiled run goes on.
-const profileChunk = 5 * time.Second
-
-// profileDuring takes CPU profiles of p, one after another, for as long as run runs, into
-// prefix-00.pprof, prefix-01.pprof, ...; `go tool pprof` merges the files it is given. The last
-// profile ends at most profileChunk after run, with the process idle by then.
-func (p *issuerProc) profileDuring(ctx context.Context, prefix string, run func() error) ([]string, error) {
-	stop := make(chan struct{})
-	type result struct {
-		files []string
-		err   error
-	}
-	collected := make(chan result, 1)
-	go func() {
-		var r result
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				collected <- r
-				return
-			default:
-			}
-			file := fmt.Sprintf("%s-%02d.pprof", prefix, i)
-			if err := p.profileOnce(ctx, file); err != nil {
-				r.err = err
-				collected <- r
-				return
-			}
-			r.files = append(r.files, file)
-		}
-	}()
-	runErr := run()
-	close(stop)
-	r := <-collected
-	if runErr != nil {
-		return r.files, runErr
-	}
-	return r.files, r.err
-}
-
-// profileOnce writes one CPU profile of profileChunk to file.
-func (p *issuerProc) profileOnce(ctx context.Context, file string) error {
-	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.profilerAddr, int(profileChunk.Seconds()))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("profiling antrea-issuer: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("profiling antrea-issuer: %s", resp.Status)
-	}
-	f, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		_ = f.Close()
-		return err
-	}
-	return f.Close()
-}
-
 // startProcess runs antrea-issuer with args, its ServiceAccount's kubeconfig and local ports for
-// metrics and health, and waits until it reports ready.
+// metrics and health, and waits until it reports ready and serves its own metrics. The ports are
+// picked free a moment before the process binds them, and other processes on a shared machine
+// may take one meanwhile: then the process exits just after reporting ready, and is started again.
 func (l *lab) startProcess(ctx context.Context, args []string, s setting) (*issuerProc, error) {
-	p := &localcluster.IssuerProcess{Binary: l.bin, Kubeconfig: l.issuerKubeconfig, Args: args, Log: l.issuerLog, MetricsBindAddress: "127.0.0.1:0"}
-	fmt.Fprintf(l.issuerLog, "\n==== %s antrea-issuer %s\n", time.Now().Format(time.RFC3339), strings.Join(args, " "))
-	if err := p.Start(ctx); err != nil {
-		return nil, fmt.Errorf("%w (log: %s)", err, l.issuerLog.Name())
+	var lastErr error
+	for range 3 {
+		bin := l.bin
+		if s.Binary != "" {
+			bin = s.Binary
+		}
+		p := &localcluster.IssuerProcess{Binary: bin, Kubeconfig: l.issuerKubeconfig, Args: args, Log: l.issuerLog, MetricsBindAddress: "127.0.0.1:0"}
+		fmt.Fprintf(l.issuerLog, "\n==== %s antrea-issuer %s\n", time.Now().Format(time.RFC3339), strings.Join(args, " "))
+		if err := p.Start(ctx); err != nil {
+			return nil, fmt.Errorf("%w (log: %s)", err, l.issuerLog.Name())
+		}
+		proc := &issuerProc{IssuerProcess: p, setting: s}
+		if lastErr = proc.servesOwnMetrics(ctx); lastErr == nil {
+			return proc, nil
+		}
+		proc.stop()
 	}
-	return &issuerProc{IssuerProcess: p, setting: s}, nil
+	return nil, fmt.Errorf("antrea-issuer did not stay up: %w (log: %s)", lastErr, l.issuerLog.Name())
+}
+
+// servesOwnMetrics checks, for up to 5 s, that the process serves antrea-issuer's metrics and is
+// still alive.
+func (p *issuerProc) servesOwnMetrics(ctx context.Context) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		text, err := p.Metrics(ctx)
+		if err == nil && !strings.Contains(text, `controller="certificaterequest"`) {
+			err = fmt.Errorf("the metrics endpoint is not antrea-issuer's")
+		}
+		if err == nil && !alive(p.pid()) {
+			err = fmt.Errorf("antrea-issuer exited after start-up")
+		}
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// alive reports whether pid runs (and is not a zombie).
+func alive(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(fields) > 0 && fields[0] != "Z"
 }
 
 // stop sends SIGTERM (the process releases its leader Lease) and waits for it to exit.

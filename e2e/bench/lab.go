@@ -76,7 +76,7 @@ func startLab(ctx context.Context, p *progress) (l *lab, err error) {
 		return nil, err
 	}
 	p.step("starting etcd and kube-apiserver %s", testenv.KubernetesVersion)
-	if l.env, err = testenv.New(testenv.Options{}); err != nil {
+	if l.env, err = testenv.New(testenv.Options{EtcdProfiling: true}); err != nil {
 		return nil, err
 	}
 	l.admin = rest.CopyConfig(l.env.Config)
@@ -114,18 +114,22 @@ func startLab(ctx context.Context, p *progress) (l *lab, err error) {
 	if err := l.ensureNamespace(ctx, benchNamespace); err != nil {
 		return nil, err
 	}
-	// An AntreaClusterIssuer with a generated ECDSA P-256 CA whose policy allows the bench's
-	// names: "*" in a policy pattern stands for exactly one DNS label (signer/policy.go).
-	iss := &v1alpha1.AntreaClusterIssuer{
+	if err := localcluster.Apply(ctx, l.c, benchIssuer()); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// benchIssuer is the AntreaClusterIssuer every run signs with: a generated ECDSA P-256 CA whose
+// policy allows the bench's names ("*" in a policy pattern stands for exactly one DNS label,
+// signer/policy.go; the common name must be one of the DNS names).
+func benchIssuer() *v1alpha1.AntreaClusterIssuer {
+	return &v1alpha1.AntreaClusterIssuer{
 		ObjectMeta: metav1.ObjectMeta{Name: benchIssuerName},
 		Spec: v1alpha1.IssuerSpec{Policy: v1alpha1.PolicySpec{
 			DNSNames: []string{benchDNSPattern, "antrea.kube-system.svc", "antrea.kube-system.svc.cluster.local"},
 		}},
 	}
-	if err := localcluster.Apply(ctx, l.c, iss); err != nil {
-		return nil, err
-	}
-	return l, nil
 }
 
 func (l *lab) stop() {

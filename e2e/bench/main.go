@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -29,6 +30,7 @@ var allScenarios = []string{"throughput", "latency", "cpu", "propagation", "cert
 
 type options struct {
 	n           int
+	rounds      int
 	concurrency int
 	scenarios   []string
 	sweep       []setting
@@ -43,6 +45,7 @@ type options struct {
 	cmDefaultN int
 	cmWorkers  int
 	cmBest     bool
+	cmBare     bool
 
 	changes int
 
@@ -54,7 +57,9 @@ type options struct {
 	issuerMetrics bool
 	out           string
 	cpuprofile    string
-	profileIssuer string
+	profile       string
+	// compares are the settings running the -compare binaries.
+	compares []setting
 }
 
 func main() {
@@ -72,17 +77,19 @@ func run() error {
 	o := options{}
 	fs := flag.NewFlagSet("bench", flag.ExitOnError)
 	fs.IntVar(&o.n, "n", 1000, "CertificateRequests per throughput run")
+	fs.IntVar(&o.rounds, "rounds", 2, "rounds of the throughput target (antrea-issuer with the default flags, then the bare-client reference again)")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "requests the load generator works on at once")
 	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run: "+strings.Join(allScenarios, ","))
-	sweep := fs.String("sweep", "16:0:0,4:50:100,16:500:1000", "antrea-issuer settings tried besides the defaults, workers:qps:burst,...")
+	sweep := fs.String("sweep", "16:0:0", "antrea-issuer settings tried besides the defaults, workers:qps:burst,...")
 	best := fs.String("best", "16:500:1000", "setting used by -scenarios=latency when throughput does not run to find the best")
 	fs.IntVar(&o.idleN, "idle-n", 100, "requests issued one at a time for the idle latency")
 	fs.IntVar(&o.pacedN, "paced-n", 400, "requests for the paced latency")
 	fs.Float64Var(&o.pacedRate, "paced-rate", 20, "requests per second for the paced latency")
-	fs.IntVar(&o.cmN, "cm-n", 500, "Certificates per issuer through cert-manager")
-	fs.IntVar(&o.cmRounds, "cm-rounds", 2, "rounds of the two cert-manager flows, in alternating order (AntreaClusterIssuer first, then CA issuer first, ...), summed")
+	fs.IntVar(&o.cmN, "cm-n", 250, "Certificates per flow and round through cert-manager")
+	fs.IntVar(&o.cmRounds, "cm-rounds", 4, "rounds of the cert-manager flows (AntreaClusterIssuer, CA issuer, bare issuer, -compare binaries), in reverse order every other round, summed per flow")
 	fs.IntVar(&o.cmDefaultN, "cm-default-n", 500, "Certificates through cert-manager at its default client limits (QPS 20, burst 50); 0 skips")
 	fs.BoolVar(&o.cmBest, "cm-best", true, "also run the AntreaClusterIssuer flow with the best antrea-issuer setting")
+	fs.BoolVar(&o.cmBare, "cm-bare", true, "also run a bare issuer in each cert-manager round: issuer-lib's writes with antrea-issuer's watch and token and nothing else, in this process, antrea-issuer stopped")
 	fs.IntVar(&o.cmWorkers, "cm-workers", 5, "workers per cert-manager controller (cert-manager's default: 5)")
 	fs.IntVar(&o.changes, "changes", 50, "CA changes for the propagation scenario")
 	fs.IntVar(&o.secretMiB, "secret-mib", 1024, "MiB of unrelated Secrets (1 MiB each) for the memory scenario")
@@ -91,9 +98,10 @@ func run() error {
 	quick := fs.Bool("quick", false, "a small smoke run (N=100, 50 Certificates, 10 changes, 64 MiB of Secrets...): minutes, not a record")
 	fs.StringVar(&o.out, "out", "", "also write the final table (Markdown) to this file")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the bench process (load generator and in-process cert-manager) to this file")
-	fs.BoolVar(&o.explain, "explain", true, "in the throughput scenario, also run issuer-lib's writes from a bare client with each of the controller's other costs added (its watch, its credentials)")
+	fs.BoolVar(&o.explain, "explain", true, "in the throughput scenario, also run issuer-lib's writes from a bare client without the Initializing write, and with each of the controller's other costs added (its watch, its credentials)")
 	fs.BoolVar(&o.issuerMetrics, "issuer-metrics", false, "print antrea-issuer's metrics that grew by at least N/2 during each cert-manager run (which controllers reconciled how often)")
-	fs.StringVar(&o.profileIssuer, "profile-issuer", "", "run the best throughput setting and the AntreaClusterIssuer flow through cert-manager once more with antrea-issuer's --profiler-address, writing CPU profiles throughput-NN.pprof and certmanager-NN.pprof (5 s each) into this folder")
+	compare := fs.String("compare", "", "comma-separated antrea-issuer binaries (built from other commits) to run next to the tree's with the default flags, in each round of the throughput target and of the cert-manager flows")
+	fs.StringVar(&o.profile, "profile", "", "run the throughput and cert-manager flows once more each with CPU profiles of kube-apiserver, etcd, this process and antrea-issuer (--profiler-address) taken while they run, 5 s each, into this folder as <run>-<process>-NN.pprof")
 	_ = fs.Parse(os.Args[1:])
 
 	if *quick {
@@ -105,7 +113,8 @@ func run() error {
 			}
 		}
 		def("n", func() { o.n = 100 })
-		def("sweep", func() { *sweep = "16:500:1000" })
+		def("rounds", func() { o.rounds = 1 })
+		def("sweep", func() { *sweep = "" })
 		def("idle-n", func() { o.idleN = 20 })
 		def("paced-n", func() { o.pacedN = 100 })
 		def("cm-n", func() { o.cmN = 50 })
@@ -129,6 +138,19 @@ func run() error {
 	var err error
 	if o.sweep, err = parseSweep(*sweep); err != nil {
 		return err
+	}
+	for _, path := range strings.Split(*compare, ",") {
+		if path = strings.TrimSpace(path); path == "" {
+			continue
+		}
+		bin, err := filepath.Abs(path)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(bin); err != nil {
+			return fmt.Errorf("-compare: %w", err)
+		}
+		o.compares = append(o.compares, setting{Name: "compare " + filepath.Base(bin), Workers: defaultSetting.Workers, Binary: bin})
 	}
 	bs, err := parseSweep(*best)
 	if err != nil || len(bs) != 1 {
@@ -218,8 +240,8 @@ func (b *bench) scenario(ctx context.Context, name string) error {
 			b.throughput.report(b.r, b.opts.n, b.opts.concurrency)
 			b.r.section("1 throughput")
 		}
-		if err == nil && b.opts.profileIssuer != "" {
-			err = b.profileIssuer(ctx)
+		if err == nil && b.opts.profile != "" {
+			err = b.profileThroughput(ctx)
 		}
 	case "latency":
 		err = runLatency(ctx, b)

@@ -62,6 +62,9 @@ type Options struct {
 	WithoutCertManagerCRDs bool
 	// ExtraCRDDirs are more directories of CRD manifests to install.
 	ExtraCRDDirs []string
+	// EtcdProfiling makes etcd serve /debug/pprof on its client URL (EtcdURL), for benchmarks
+	// that profile the control plane; kube-apiserver serves it to an admin client already.
+	EtcdProfiling bool
 }
 
 // Scheme returns a new scheme with every type the tests use.
@@ -165,6 +168,9 @@ func New(opts Options) (*Env, error) {
 	// Lets the aggregator dial an APIService's backend through its Service's endpoints (the
 	// stand-in Antrea server on 127.0.0.1), so the aggregator judges injected caBundles.
 	te.ControlPlane.GetAPIServer().Configure().Set("enable-aggregator-routing", "true")
+	if opts.EtcdProfiling {
+		te.ControlPlane.Etcd.Configure().Set("enable-pprof", "true")
+	}
 
 	cfg, err := te.Start()
 	if err != nil {
@@ -201,6 +207,14 @@ func Start(t testing.TB, opts ...Options) *Env {
 		}
 	})
 	return e
+}
+
+// EtcdURL is etcd's client URL (plain HTTP on the loopback interface).
+func (e *Env) EtcdURL() string {
+	if e.env.ControlPlane.Etcd == nil || e.env.ControlPlane.Etcd.URL == nil {
+		return ""
+	}
+	return e.env.ControlPlane.Etcd.URL.String()
 }
 
 // Stop stops the control plane and removes its files.
