@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -45,12 +46,24 @@ func main() {
 	ctrl.SetLogger(logfilter.New(zap.New(zap.UseFlagOptions(&opts.Zap))))
 	announceVersion()
 
+	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+		runtime.GOMAXPROCS(defaultGOMAXPROCS)
+	}
+
 	if err := run(ctrl.SetupSignalHandler(), opts); err != nil {
 		// One line that says what is wrong: a stack trace would only point at this call.
 		fmt.Fprintln(os.Stderr, "antrea-issuer:", err)
 		os.Exit(1)
 	}
 }
+
+// defaultGOMAXPROCS is how many threads run the controller's Go code at once unless the
+// environment sets GOMAXPROCS. The controller spends a few milliseconds of CPU per signed request
+// and waits on the API server the rest of the time; with more than one, the Go scheduler keeps
+// waking and spinning threads to hand each watch event, work item and HTTP/2 frame over, which
+// cost more CPU than the parallelism saved (measured in docs/benchmarks.md). One thread signs
+// hundreds of requests per second, far more than the API server accepts.
+const defaultGOMAXPROCS = 1
 
 func newScheme() (*k8sruntime.Scheme, error) {
 	s := k8sruntime.NewScheme()
@@ -164,7 +177,7 @@ func run(ctx context.Context, opts *Options) error {
 			return fmt.Errorf("setting up the CA bundle sync controller: %w", err)
 		}
 	}
-	log.Info("starting", "issuer", opts.EnableIssuer, "caBundleSync", opts.EnableCABundleSync,
+	log.Info("starting", "issuer", opts.EnableIssuer, "caBundleSync", opts.EnableCABundleSync, "gomaxprocs", runtime.GOMAXPROCS(0),
 		"clusterResourceNamespace", opts.Issuer.ClusterResourceNamespace,
 		"caSecretNamespaces", opts.Issuer.LabelledSecretNamespaces(), "antreaNamespace", opts.CABundleSync.Namespace)
 	return mgr.Start(ctx)
