@@ -35,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
+	"antrea.io/antrea-issuer/issuer/handover"
 )
 
 // FieldOwner is the field manager issuer-lib uses for CertificateRequest and issuer status.
@@ -57,6 +58,9 @@ type Options struct {
 	Clock clock.WithDelayedExecution
 	// Registerer receives the metrics; defaults to controller-runtime's registry.
 	Registerer prometheus.Registerer
+	// Handover, when set, holds back the first certificate for Antrea's Secret while Antrea
+	// runs its default mode (issuer/handover).
+	Handover *handover.Gate
 }
 
 // DefaultMaxRetryDuration leaves room for API server hiccups and a CA Secret being fixed, but
@@ -103,6 +107,8 @@ type Controller struct {
 	metrics  *Metrics
 	// lastRefusal is the last reason logged per issuer, so that a retried refusal is one line.
 	lastRefusal sync.Map
+	// held are the UIDs of requests already logged as held, so that a held request is one line.
+	held sync.Map
 }
 
 // New builds the controller; SetupWithManager registers it.

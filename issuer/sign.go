@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"github.com/cert-manager/cert-manager/pkg/util/pki"
 	issuerlibapi "github.com/cert-manager/issuer-lib/api/v1alpha1"
 	issuerlibsigner "github.com/cert-manager/issuer-lib/controllers/signer"
@@ -16,6 +17,7 @@ import (
 
 	"antrea.io/antrea-issuer/internal/expected"
 	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
+	"antrea.io/antrea-issuer/issuer/handover"
 	"antrea.io/antrea-issuer/signer"
 )
 
@@ -60,6 +62,9 @@ func (c *Controller) sign(ctx context.Context, cr issuerlibsigner.CertificateReq
 		}
 		return issuerlibsigner.PEMBundle{}, err
 	}
+	if err := c.checkHandover(ctx, cr, gens.Bundle()); err != nil {
+		return issuerlibsigner.PEMBundle{}, err
+	}
 	res, err := signer.Sign(start, gens.Active, gens.Bundle(), template, signer.SignOptions{})
 	switch {
 	case errors.Is(err, signer.ErrCAUnusable), errors.Is(err, signer.ErrBundleMismatch):
@@ -85,6 +90,31 @@ func (c *Controller) sign(ctx context.Context, cr issuerlibsigner.CertificateReq
 	log.FromContext(ctx).V(1).Info("signed certificate", "serial", res.Leaf.SerialNumber.Text(16),
 		"notAfter", res.Leaf.NotAfter, "dnsNames", res.Leaf.DNSNames)
 	return issuerlibsigner.PEMBundle{ChainPEM: res.ChainPEM, CAPEM: res.CAPEM}, nil
+}
+
+// checkHandover leaves the request pending, with the gate's reason in its Ready condition, while
+// signing it would hand antrea-controller in its default mode a certificate its agents do not
+// trust yet (issuer/handover). The reason is logged once per request; the gate is asked again
+// every RetryAfter.
+func (c *Controller) checkHandover(ctx context.Context, cr issuerlibsigner.CertificateRequestObject, trusted signer.Bundle) error {
+	if c.opts.Handover == nil {
+		return nil
+	}
+	err := c.opts.Handover.Check(ctx, cr.GetNamespace(), cr.GetAnnotations()[cmapi.CertificateNameKey], trusted.Certificates())
+	switch {
+	case err == nil:
+		if _, was := c.held.LoadAndDelete(cr.GetUID()); was {
+			log.FromContext(ctx).Info("certificate request no longer held", "request", cr.GetNamespace()+"/"+cr.GetName())
+		}
+		return nil
+	case errors.Is(err, handover.ErrHeld):
+		if _, was := c.held.LoadOrStore(cr.GetUID(), struct{}{}); !was {
+			log.FromContext(ctx).Info("certificate request held", "request", cr.GetNamespace()+"/"+cr.GetName(), "reason", err.Error())
+		}
+		return issuerlibsigner.PendingError{Err: expected.Mark(err), RequeueAfter: c.opts.Handover.RetryAfter()}
+	default:
+		return err
+	}
 }
 
 // refuse fails a request for good: one info line says why (issuer-lib's and controller-runtime's

@@ -30,6 +30,7 @@ import (
 	"antrea.io/antrea-issuer/issuer"
 	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
 	"antrea.io/antrea-issuer/issuer/cainject"
+	"antrea.io/antrea-issuer/issuer/handover"
 	"antrea.io/antrea-issuer/issuer/rotation"
 )
 
@@ -150,6 +151,13 @@ func run(ctx context.Context, opts *Options) error {
 	if opts.EnableIssuer {
 		if err := issuer.CheckNamespace(ctx, mgr.GetAPIReader(), opts.Issuer.ClusterResourceNamespace); err != nil {
 			return err
+		}
+		if opts.AntreaConfigMap != "" {
+			gate, err := handover.New(mgr.GetAPIReader(), opts.handoverOptions())
+			if err != nil {
+				return err
+			}
+			opts.Issuer.Handover = gate
 		}
 		iss, err := issuer.New(mgr, opts.Issuer)
 		if err != nil {

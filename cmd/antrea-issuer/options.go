@@ -7,11 +7,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"antrea.io/antrea-issuer/issuer"
 	"antrea.io/antrea-issuer/issuer/cainject"
+	"antrea.io/antrea-issuer/issuer/handover"
 )
 
 // Options is everything the command line sets; run takes nothing else.
@@ -31,6 +33,12 @@ type Options struct {
 
 	EnableCABundleSync bool
 	CABundleSync       cainject.Options
+
+	// AntreaConfigMap is Antrea's configuration, read to hold back the first certificate while
+	// Antrea runs its default mode (issuer/handover); empty turns that off.
+	AntreaConfigMap string
+	// AntreaConfigRecheck is how often a held request is looked at again.
+	AntreaConfigRecheck time.Duration
 
 	Zap zap.Options
 }
@@ -54,7 +62,9 @@ func newOptions(fs *flag.FlagSet) *Options {
 			MaxRetryDuration:         issuer.DefaultMaxRetryDuration,
 			Workers:                  4,
 		},
-		CABundleSync: cainject.DefaultOptions(),
+		CABundleSync:        cainject.DefaultOptions(),
+		AntreaConfigMap:     handover.DefaultConfigMapName,
+		AntreaConfigRecheck: handover.DefaultRetryAfter,
 	}
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "Path to a kubeconfig; defaults to $KUBECONFIG, then the in-cluster configuration.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "Elect a leader so that only one replica works at a time.")
@@ -84,6 +94,8 @@ func newOptions(fs *flag.FlagSet) *Options {
 	fs.StringVar(&o.CABundleSync.SecretKey, "antrea-secret-ca-key", o.CABundleSync.SecretKey, "Key of the CA bundle in that Secret.")
 	fs.StringVar(&o.CABundleSync.ConfigMapName, "antrea-ca-configmap", o.CABundleSync.ConfigMapName, "ConfigMap Antrea's agents read the CA from.")
 	fs.StringVar(&o.CABundleSync.TargetSelector, "antrea-target-selector", o.CABundleSync.TargetSelector, "Label selector of the APIServices, webhook configurations and CRDs that get the CA bundle.")
+	fs.StringVar(&o.AntreaConfigMap, "antrea-config-map", o.AntreaConfigMap, "Antrea's ConfigMap holding antrea-controller.conf: while it says selfSignedCert: true, the first certificate for Antrea's Secret is held back (docs/migration.md); empty signs it regardless.")
+	fs.DurationVar(&o.AntreaConfigRecheck, "antrea-config-recheck", o.AntreaConfigRecheck, "How often a certificate held back by --antrea-config-map is looked at again: at most this long between selfSignedCert: false and the certificate being signed.")
 	fs.DurationVar(&o.CABundleSync.SettlePeriod, "antrea-settle-period", o.CABundleSync.SettlePeriod, "After Antrea's self-signed mode was seen rewriting the Secret, how long the Secret must stay usable before its ca.crt is published again; 0 publishes at once.")
 
 	o.Zap.BindFlags(fs)
@@ -111,11 +123,25 @@ func (o *Options) Validate() error {
 	}
 	if o.EnableIssuer {
 		errs = append(errs, o.Issuer.Validate())
+		if o.AntreaConfigMap != "" {
+			errs = append(errs, o.handoverOptions().Validate())
+		}
 	}
 	if o.EnableCABundleSync {
 		errs = append(errs, o.CABundleSync.Validate())
 	}
 	return errors.Join(errs...)
+}
+
+// handoverOptions name Antrea's objects for the handover gate, with the CA bundle sync's names.
+func (o *Options) handoverOptions() handover.Options {
+	return handover.Options{
+		Namespace:     o.CABundleSync.Namespace,
+		SecretName:    o.CABundleSync.SecretName,
+		ConfigMapName: o.AntreaConfigMap,
+		ConfigKey:     handover.DefaultConfigKey,
+		RetryAfter:    o.AntreaConfigRecheck,
+	}
 }
 
 // clientRateLimit is the rest.Config QPS and Burst for the flags. With no --kube-api-qps the

@@ -288,6 +288,7 @@ func TestRender(t *testing.T) {
 				"--antrea-namespace=kube-system",
 				"--antrea-secret-name=antrea-controller-tls",
 				"--antrea-ca-configmap=antrea-ca",
+				"--antrea-config-map=antrea-config",
 				"--antrea-target-selector=app=antrea,served-by=antrea-controller",
 				"--zap-log-level=info",
 			}
@@ -437,10 +438,10 @@ func TestRender(t *testing.T) {
 				names := map[string][]string{}
 				for _, rule := range role.Rules {
 					for _, res := range rule.Resources {
-						names[res] = rule.ResourceNames
+						names[res] = append(names[res], rule.ResourceNames...)
 					}
 				}
-				if !slices.Equal(names["secrets"], []string{"antrea-tls"}) || !slices.Equal(names["configmaps"], []string{"antrea-bundle"}) {
+				if !slices.Equal(names["secrets"], []string{"antrea-tls"}) || !slices.Equal(names["configmaps"], []string{"antrea-bundle", "antrea-config"}) {
 					t.Errorf("Role in antrea-system names %v", names)
 				}
 				if len(r.all("Role")) != 2 {
@@ -519,12 +520,26 @@ func TestRender(t *testing.T) {
 					}
 				}
 			}
-			for _, o := range r.all("Role") {
-				if o.GetNamespace() == "kube-system" {
-					t.Errorf("Role %s in kube-system rendered without the CA bundle sync", o.GetName())
-				}
+			// What remains in kube-system is what the hold of Antrea's first certificate reads.
+			role := into[rbacv1.Role](t, r.get(t, "Role", "kube-system", "antrea-issuer:antrea-mode"))
+			want := []rbacv1.PolicyRule{
+				{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"antrea-config"}, Verbs: []string{"get"}},
+				{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"antrea-controller-tls"}, Verbs: []string{"get"}},
+			}
+			if !jsonEqual(role.Rules, want) {
+				t.Errorf("kube-system Role rules without the CA bundle sync = %+v", role.Rules)
 			}
 			if args := deployment(t, r).Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, "--enable-ca-bundle-sync=false") {
+				t.Errorf("args %q", args)
+			}
+		}},
+		"caBundleSync disabled and no hold: nothing in Antrea's namespace": {sets: []string{"caBundleSync.enabled=false", "antrea.controllerConfigMapName="}, check: func(t *testing.T, r *rendered) {
+			for _, o := range r.all("Role") {
+				if o.GetNamespace() == "kube-system" {
+					t.Errorf("Role %s in kube-system rendered", o.GetName())
+				}
+			}
+			if args := deployment(t, r).Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, "--antrea-config-map=") {
 				t.Errorf("args %q", args)
 			}
 		}},

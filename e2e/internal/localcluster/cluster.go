@@ -34,6 +34,9 @@ const (
 	AntreaFileLag      = 2 * time.Second
 	AntreaResyncPeriod = 3 * time.Second
 	SettlePeriod       = AntreaResyncPeriod
+	// ConfigRecheck is how often a request held while Antrea runs its default mode is looked at
+	// again (30 s in the chart), scaled down like Antrea's timings.
+	ConfigRecheck = time.Second
 )
 
 // AntreaOptions tune the antrea-controller stand-in (antreasim.Controller).
@@ -155,6 +158,9 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err := antreasim.RegisterWithAggregator(ctx, c.Env.Client, c.Antrea, AntreaNamespace); err != nil {
 		return nil, err
 	}
+	if err := antreasim.WriteConfig(ctx, c.Env.Client, AntreaNamespace, opts.Antrea.SelfSignedCert); err != nil {
+		return nil, err
+	}
 	if err := c.Antrea.Start(ctx); err != nil {
 		return nil, err
 	}
@@ -170,7 +176,8 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}
 	// The process runs with the arguments the chart's Deployment gives the container.
 	// The CA bundle sync's settle period is scaled like Antrea's resync period.
-	args := append(append(chartArgs, "--antrea-settle-period="+SettlePeriod.String()), opts.IssuerArgs...)
+	args := append(append(chartArgs, "--antrea-settle-period="+SettlePeriod.String(),
+		"--antrea-config-recheck="+ConfigRecheck.String()), opts.IssuerArgs...)
 	c.Issuer = &IssuerProcess{Binary: bin, Kubeconfig: issuerKubeconfig, Args: args, Log: logw, MetricsBindAddress: "127.0.0.1:0"}
 	if err := c.Issuer.Start(ctx); err != nil {
 		return nil, err
@@ -183,7 +190,16 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 // one starts in the given mode and mounts the Secret as it is then. It returns once the new Pod
 // runs; it serves once it has a certificate. The new Pod lives as long as the installation.
 func (c *Cluster) RestartAntrea(gap time.Duration, selfSignedCert bool) error {
+	if err := c.EditAntreaConfig(selfSignedCert); err != nil {
+		return err
+	}
 	return c.Antrea.Restart(c.ctx, gap, selfSignedCert)
+}
+
+// EditAntreaConfig sets selfSignedCert in antrea-config, as editing it does: a running
+// antrea-controller keeps its mode until it restarts.
+func (c *Cluster) EditAntreaConfig(selfSignedCert bool) error {
+	return antreasim.WriteConfig(c.ctx, c.Env.Client, AntreaNamespace, selfSignedCert)
 }
 
 // ReplaceAntrea replaces antrea-controller by one with other options, as redeploying Antrea with

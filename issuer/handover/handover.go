@@ -1,0 +1,194 @@
+// Package handover holds back the first certificate for Antrea's Secret while antrea-controller
+// runs its default mode (selfSignedCert: true).
+//
+// In that mode antrea-controller serves any pair its Secret holds with at least 90 days left the
+// moment it sees it, and publishes it to antrea-ca only a moment later: the CA its agents trust
+// changes with no overlap, and an agent connecting in between fails with "x509: certificate
+// signed by unknown authority". So while Antrea's configuration says selfSignedCert: true and the
+// Secret does not already hold a certificate from the issuer's CA, the issuer leaves the request
+// pending and says why; it signs once the configuration says selfSignedCert: false (after
+// antrea-controller was stopped, docs/migration.md). Renewals of a certificate Antrea already
+// serves from this CA are never held: its clients trust that CA already.
+package handover
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"antrea.io/antrea-issuer/signer"
+)
+
+// RBAC: Antrea's configuration, read by name only while a request for its Secret waits. The
+// Secret itself is readable through the CA bundle sync's rule, Certificates through rotation's.
+// +kubebuilder:rbac:groups="",namespace=kube-system,resources=configmaps,verbs=get,resourceNames=antrea-config
+
+// Defaults: Antrea's own names.
+const (
+	DefaultConfigMapName = "antrea-config"
+	DefaultConfigKey     = "antrea-controller.conf"
+	// DefaultRetryAfter is how often a held request is looked at again: at most the time
+	// between selfSignedCert: false being set and the certificate being signed. Each look is
+	// three GETs, and issuer-lib's pending Warning event on the request (one series).
+	DefaultRetryAfter = 30 * time.Second
+)
+
+// ErrHeld marks a request held back because Antrea runs its default mode.
+var ErrHeld = errors.New("held while Antrea runs its default mode")
+
+// Options name Antrea's objects.
+type Options struct {
+	Namespace     string // Antrea's namespace
+	SecretName    string // antrea-controller-tls
+	ConfigMapName string // antrea-config; empty disables the gate
+	ConfigKey     string // antrea-controller.conf
+	RetryAfter    time.Duration
+}
+
+// Validate reports every invalid option.
+func (o Options) Validate() error {
+	var errs []error
+	for _, f := range []struct {
+		field string
+		msgs  []string
+	}{
+		{"namespace", validation.IsDNS1123Label(o.Namespace)},
+		{"secret name", validation.IsDNS1123Subdomain(o.SecretName)},
+		{"configmap name", validation.IsDNS1123Subdomain(o.ConfigMapName)},
+		{"configmap key", validation.IsConfigMapKey(o.ConfigKey)},
+	} {
+		for _, m := range f.msgs {
+			errs = append(errs, fmt.Errorf("antrea configuration %s: %s", f.field, m))
+		}
+	}
+	if o.RetryAfter <= 0 {
+		errs = append(errs, fmt.Errorf("antrea configuration retry period must be positive, got %s", o.RetryAfter))
+	}
+	return errors.Join(errs...)
+}
+
+// Gate decides, per CertificateRequest, whether signing must wait.
+type Gate struct {
+	reader client.Reader // uncached: these objects are read rarely, and only by name
+	opts   Options
+}
+
+// New returns a Gate reading with r, which should be the manager's API reader.
+func New(r client.Reader, o Options) (*Gate, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	return &Gate{reader: r, opts: o}, nil
+}
+
+// RetryAfter is how long a held request waits before it is looked at again.
+func (g *Gate) RetryAfter() time.Duration { return g.opts.RetryAfter }
+
+// Check returns an error wrapping ErrHeld, with a message saying what to do, when the request
+// namespace/name, made for cert-manager's Certificate certificateName, must wait; nil when it may
+// be signed with a CA whose certificates are trusted. Other errors are API errors.
+func (g *Gate) Check(ctx context.Context, namespace, certificateName string, trusted []*x509.Certificate) error {
+	if namespace != g.opts.Namespace || certificateName == "" {
+		return nil
+	}
+	crt := &cmapi.Certificate{}
+	if err := g.reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: certificateName}, crt); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil // a request without its Certificate is not cert-manager's renewal of the Secret
+		}
+		return fmt.Errorf("reading Certificate %s/%s: %w", namespace, certificateName, err)
+	}
+	if crt.Spec.SecretName != g.opts.SecretName {
+		return nil
+	}
+	in := Inputs{ConfigKey: g.opts.ConfigKey, Trusted: trusted}
+	cm := &corev1.ConfigMap{}
+	switch err := g.reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: g.opts.ConfigMapName}, cm); {
+	case err == nil:
+		in.Config = cm
+	case !apierrors.IsNotFound(err):
+		// Unable to tell which mode Antrea runs: waiting is safe, failing the request is not.
+		return fmt.Errorf("%w: Antrea's configuration %s/%s cannot be read (%w); antrea-issuer needs get on it, or --antrea-config-map= to sign regardless",
+			ErrHeld, namespace, g.opts.ConfigMapName, err)
+	}
+	secret := &corev1.Secret{}
+	switch err := g.reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: g.opts.SecretName}, secret); {
+	case err == nil:
+		in.Secret = secret
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("%w: Secret %s/%s cannot be read (%w)", ErrHeld, namespace, g.opts.SecretName, err)
+	}
+	return Decide(in)
+}
+
+// Inputs are what Decide looks at.
+type Inputs struct {
+	Config    *corev1.ConfigMap // Antrea's configuration; nil when it does not exist
+	ConfigKey string
+	Secret    *corev1.Secret // Antrea's Secret; nil when it does not exist
+	Trusted   []*x509.Certificate
+}
+
+// Decide is the gate's rule: hold when Antrea's configuration says it runs its default mode and
+// the Secret does not already hold a certificate from a trusted CA (a renewal).
+func Decide(in Inputs) error {
+	if in.Config == nil {
+		return nil // no Antrea configuration to go by (Antrea not installed yet, or named otherwise)
+	}
+	ref := in.Config.Namespace + "/" + in.Config.Name
+	selfSigned, err := SelfSignedCert(in.Config.Data[in.ConfigKey])
+	if err != nil {
+		return fmt.Errorf("%w: %s in ConfigMap %s cannot be read (%w), so antrea-controller may run its default mode; fix it, or stop antrea-controller and set selfSignedCert: false (docs/migration.md)",
+			ErrHeld, in.ConfigKey, ref, err)
+	}
+	if !selfSigned {
+		return nil
+	}
+	if in.Secret != nil && servesFrom(in.Secret.Data["tls.crt"], in.Trusted) {
+		return nil // a renewal: Antrea's clients trust this CA already
+	}
+	return fmt.Errorf("%w: ConfigMap %s says selfSignedCert: true, and antrea-controller would serve this certificate the moment cert-manager writes it, before its agents trust the CA; stop antrea-controller, set selfSignedCert: false there, and it is signed within seconds (docs/migration.md)",
+		ErrHeld, ref)
+}
+
+// servesFrom tells whether the first certificate of tlsCrt was signed by one of trusted.
+func servesFrom(tlsCrt []byte, trusted []*x509.Certificate) bool {
+	chain, err := signer.ParseBundle(tlsCrt)
+	if err != nil || len(chain.Certificates()) == 0 {
+		return false
+	}
+	leaf := chain.Certificates()[0]
+	for _, ca := range trusted {
+		if leaf.CheckSignatureFrom(ca) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// antreaControllerConf is the one field of antrea-controller.conf the gate reads.
+type antreaControllerConf struct {
+	SelfSignedCert *bool `json:"selfSignedCert"`
+}
+
+// SelfSignedCert reads selfSignedCert from antrea-controller.conf; Antrea's default is true.
+func SelfSignedCert(conf string) (bool, error) {
+	var c antreaControllerConf
+	if err := yaml.Unmarshal([]byte(conf), &c); err != nil {
+		return false, err
+	}
+	if c.SelfSignedCert == nil {
+		return true, nil
+	}
+	return *c.SelfSignedCert, nil
+}
