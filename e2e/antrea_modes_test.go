@@ -1,24 +1,30 @@
 package e2e
 
 // Antrea's default mode (selfSignedCert: true), as every cluster runs it before it adopts this
-// project (issue 15 item 2): installing the chart's defaults then causes no rewrite loop and no
-// outage; the old default lifetime (2160h, exactly Antrea's 90-day threshold) loops, and the CA
-// bundle sync takes no part. Both against the antrea-controller stand-in in that mode, with its
+// project (issue 15 item 2): installing the chart's defaults then holds Antrea's first certificate
+// (no issuance, no write, no failed handshake); without that hold Antrea adopts the chart's
+// certificate, and the old default lifetime (2160h, exactly Antrea's 90-day threshold) loops, the
+// CA bundle sync taking no part. Both against the antrea-controller stand-in in that mode, with its
 // real 90-day threshold and its timings scaled down (localcluster.AntreaResyncPeriod).
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	apiutil "github.com/cert-manager/cert-manager/pkg/api/util"
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"antrea.io/antrea-issuer/e2e/internal/antreasim"
 	"antrea.io/antrea-issuer/e2e/internal/localcluster"
 	"antrea.io/antrea-issuer/internal/testenv"
 	"antrea.io/antrea-issuer/issuer/cainject"
@@ -37,13 +43,18 @@ const adoptionMargin = 50 * time.Millisecond
 const agentInterval = 100 * time.Millisecond
 
 // TestDefaultModeInstallWithoutOutage installs the chart's defaults while antrea-controller runs
-// in its default mode with agents connected, and watches several of its resync periods: Antrea
-// adopts the Certificate (more than 90 days left) instead of rewriting it, cert-manager issues
-// once, the CA bundle sync stays out while the Secret changes hands and then finds Antrea's leaf
-// + CA bundle trusting exactly ca.crt (no write from either side), at most one Warning per cause.
-// Agents distrust the server only in the one moment Antrea itself causes: it serves the adopted
-// certificate before its own antrea-ca update reaches them (counted and logged; docs/migration.md
-// Order A avoids it).
+// in its default mode with agents connected, and watches several of its resync periods: the issuer
+// holds the Certificate's request (antrea-config says selfSignedCert: true and the Secret holds
+// Antrea's own pair), so nothing changes hands: no issuance, no write by anyone, no failed
+// handshake, one Warning per cause.
+//
+// Then, as a contrast and for installations that were made without the hold (antrea-config
+// named otherwise, or an earlier antrea-issuer), the same without Antrea's configuration to go
+// by: Antrea adopts the Certificate (more than 90 days left) instead of rewriting it, cert-manager
+// issues once, the CA bundle sync stays out while the Secret changes hands and then finds
+// Antrea's leaf + CA bundle trusting exactly ca.crt (no write from either side). There agents
+// distrust the server in the one moment Antrea itself causes: it serves the adopted certificate
+// before its own antrea-ca update reaches them (counted and logged).
 func TestDefaultModeInstallWithoutOutage(t *testing.T) {
 	ctx := testenv.Context(t)
 	own := antreaInDefaultMode(ctx, t)
@@ -52,121 +63,215 @@ func TestDefaultModeInstallWithoutOutage(t *testing.T) {
 	agents.waitHandshakes(t, 9)
 	waitAntreaRounds(t, 1)
 
-	tl := recordTimeline(ctx, t)
 	sim0, ag0, events := suite.local.Antrea.Stats(), agents.stats(), snapshotEvents(ctx, t)
 	start := time.Now()
 	installChart(ctx, t, nil)
-	waitCertificate(ctx, t, antreaCert, cmapi.CertificateConditionReady, cmmeta.ConditionTrue, nil)
-	secret := waitAntreaServesSecret(ctx, t)
-	adopted := time.Since(start)
-	if err := chainedSecret(secret); err != nil {
-		t.Fatalf("the Secret Antrea serves: %v", err)
-	}
-	testenv.Eventually(t, 30*time.Second, "Antrea publishing the adopted tls.crt (leaf + CA)", func() error {
-		return bundlesHold(ctx, secret.Data["tls.crt"])
-	})
-	waitSyncInSync(ctx, t, 10*localcluster.SettlePeriod+30*time.Second)
-	settled := time.Since(start)
-
-	sim1, ag1 := suite.local.Antrea.Stats(), agents.stats()
+	cr := waitHeld(ctx, t)
+	heldAfter := time.Since(start)
 	waitAntreaRounds(t, observedResyncs)
-	sim2, ag2 := suite.local.Antrea.Stats(), agents.stats()
+	sim1, ag1 := suite.local.Antrea.Stats(), agents.stats()
 	writes := syncWrites(ctx, t)
 	evs := eventsSince(ctx, t, events)
 	revision := certificateRevision(ctx, t)
-	cmWrites, antreaVersions := tl.tlsCrtWrites()
+	secret := getSecret(ctx, t, antreaCert)
 
-	t.Logf("FIGURES default-mode install: adopted after %s, sync settled and in sync after %s", adopted.Round(100*time.Millisecond), settled.Round(100*time.Millisecond))
-	t.Logf("FIGURES default-mode install: cert-manager issuances %d, its certificates written to the Secret %d; antrea-controller Secret writes %d (its own pair seen %d times, the one from before the install), pairs generated %d, target writes %d (%v)",
-		revision, cmWrites, sim2.SecretWrites-sim0.SecretWrites, antreaVersions, sim2.Generated-sim0.Generated, sim1.TotalWrites()-sim0.TotalWrites(), diffCounts(sim1.Writes, sim0.Writes))
-	t.Logf("FIGURES default-mode install: over %d resyncs after it settled: antrea-controller target writes %d, CA bundle sync writes %d; the sync's writes since it started: %v",
-		observedResyncs, sim2.TotalWrites()-sim1.TotalWrites(), sumCounts(writes), writes)
-	t.Logf("FIGURES default-mode install: agents during the takeover: %s", describeAgents(agentDelta(ag1, ag0)))
-	t.Logf("FIGURES default-mode install: agents over the %d resyncs: %s", observedResyncs, describeAgents(agentDelta(ag2, ag1)))
-	t.Logf("FIGURES default-mode install: aggregator: %s", agents.apiServices())
-	logEvents(t, "default-mode install", evs)
+	t.Logf("FIGURES default-mode install (held): request held %s after the install: %q", heldAfter.Round(100*time.Millisecond), readyMessage(cr))
+	t.Logf("FIGURES default-mode install (held): over %d of antrea-controller's resyncs: cert-manager issuances %d; antrea-controller Secret writes %d, pairs generated %d, target writes %d; CA bundle sync writes %d (%v)",
+		observedResyncs, revision, sim1.SecretWrites-sim0.SecretWrites, sim1.Generated-sim0.Generated, sim1.TotalWrites()-sim0.TotalWrites(), sumCounts(writes), writes)
+	t.Logf("FIGURES default-mode install (held): agents: %s; aggregator: %s", describeAgents(agentDelta(ag1, ag0)), agents.apiServices())
+	logEvents(t, "default-mode install (held)", evs)
 
-	if revision != 1 || cmWrites != 1 {
-		t.Errorf("cert-manager issued %d times and wrote %d certificates to the Secret, want 1", revision, cmWrites)
+	if revision != 0 {
+		t.Errorf("cert-manager issued %d times while Antrea ran its default mode", revision)
 	}
-	if n := sim2.SecretWrites - sim0.SecretWrites; n != 0 {
-		t.Errorf("antrea-controller rewrote the Secret %d times (an issue/rewrite loop)", n)
+	if !bytes.Equal(secret.Data["tls.crt"], own.Data["tls.crt"]) || !bytes.Equal(suite.local.Antrea.Served(), own.Data["tls.crt"]) {
+		t.Errorf("the Secret or the served certificate changed: %s", describePEM(secret.Data["tls.crt"]))
+	}
+	if n := sim1.SecretWrites - sim0.SecretWrites; n != 0 {
+		t.Errorf("antrea-controller rewrote the Secret %d times", n)
+	}
+	if n := sim1.TotalWrites() - sim0.TotalWrites(); n != 0 {
+		t.Errorf("antrea-controller wrote its targets %d times", n)
 	}
 	if n := sumCounts(writes); n != 0 {
-		t.Errorf("the CA bundle sync wrote %d times (%v): it must stand back while the Secret changes hands and count Antrea's leaf + CA as in sync", n, writes)
+		t.Errorf("the CA bundle sync wrote %d times (%v)", n, writes)
 	}
-	if n := sim1.TotalWrites() - sim0.TotalWrites(); n > targetObjects {
-		t.Errorf("antrea-controller wrote its targets %d times for one adoption, want at most one per object (%d)", n, targetObjects)
-	}
-	if n := sim2.TotalWrites() - sim1.TotalWrites(); n != 0 {
-		t.Errorf("antrea-controller wrote %d times over %d resyncs in steady state (ping-pong)", n, observedResyncs)
+	if all := agentDelta(ag1, ag0); all.Failed() != 0 {
+		t.Errorf("agents: %s", describeAgents(all))
 	}
 	for k, n := range warnings(evs) {
 		if n > 1 {
 			t.Errorf("%d × %s, want at most one Warning per cause", n, k)
 		}
 	}
-	// The one moment agents can distrust the server: Antrea serves the pair it adopted at once and
-	// publishes it to antrea-ca a moment later (its own order, as with every pair it serves in this
-	// mode); an agent opening a connection in between fails once. Nothing else may fail.
-	adoptedTLS := secret.Data["tls.crt"]
-	from, to := tl.firstTLSCrt(adoptedTLS), tl.firstAntreaCA(adoptedTLS)
-	times, last := agents.x509Times()
-	var inWindow, outside []string
-	for _, at := range times {
-		if !at.Before(from) && !at.After(to.Add(adoptionMargin)) {
-			inWindow = append(inWindow, at.Sub(from).Round(time.Millisecond).String())
-		} else {
-			outside = append(outside, at.Sub(start).Round(time.Millisecond).String())
-		}
-	}
-	t.Logf("FIGURES default-mode install: the Secret changed hands %s after the install began; antrea-ca carried the adopted tls.crt %s later; "+
-		"x509 failures in between (Antrea serving before publishing): %d %v (last: %s)",
-		from.Sub(start).Round(time.Millisecond), to.Sub(from).Round(time.Millisecond), len(inWindow), inWindow, last)
-	if all := agentDelta(ag2, ag0); len(outside) != 0 || all.Refused != 0 || all.Other != 0 {
-		t.Errorf("agents: %s; x509 failures outside the adoption instant, at %v after the install began", describeAgents(all), outside)
-	}
 
-	t.Run("CA rotation in this mode", func(t *testing.T) {
-		// What a CA rotation costs while Antrea still runs in its default mode: Antrea publishes
-		// its served leaf + the CA that signed it, which lacks the other CA of the phase, so the
-		// sync rewrites ca.crt after each of Antrea's resyncs until the rotation ends.
-		s0, a0, w0 := suite.local.Antrea.Stats(), agents.stats(), syncWrites(ctx, t)
-		rotStart := time.Now()
-		w := rotateAndWatch(ctx, t, rotationPhase, nil)
-		waitAntreaCertificateInSync(ctx, t)
+	t.Run("without Antrea's configuration to go by, Antrea adopts the certificate", func(t *testing.T) {
+		ctx := testenv.Context(t)
+		agents.waitHandshakes(t, 9)
+		tl := recordTimeline(ctx, t)
+		sim0, ag0, events := suite.local.Antrea.Stats(), agents.stats(), snapshotEvents(ctx, t)
+		start := time.Now()
+		withoutAntreaConfig(ctx, t)
+		waitCertificate(ctx, t, antreaCert, cmapi.CertificateConditionReady, cmmeta.ConditionTrue, nil)
 		secret := waitAntreaServesSecret(ctx, t)
-		testenv.Eventually(t, 30*time.Second, "Antrea publishing the new leaf + CA", func() error {
+		adopted := time.Since(start)
+		if err := chainedSecret(secret); err != nil {
+			t.Fatalf("the Secret Antrea serves: %v", err)
+		}
+		testenv.Eventually(t, 30*time.Second, "Antrea publishing the adopted tls.crt (leaf + CA)", func() error {
 			return bundlesHold(ctx, secret.Data["tls.crt"])
 		})
-		waitSyncInSync(ctx, t, 60*time.Second)
-		took := time.Since(rotStart)
-		s1, a1, w1 := suite.local.Antrea.Stats(), agents.stats(), syncWrites(ctx, t)
-		sw := diffCounts(w1, w0)
-		t.Logf("FIGURES default-mode CA rotation (phases of %s, %s in all, %v): antrea-controller target writes %d (%v), Secret writes %d; CA bundle sync writes %d (per object %v); agents: %s",
-			rotationPhase, took.Round(100*time.Millisecond), w.phasesSeen(), s1.TotalWrites()-s0.TotalWrites(), diffCounts(s1.Writes, s0.Writes),
-			s1.SecretWrites-s0.SecretWrites, sumCounts(sw), perObject(sw), describeAgents(agentDelta(a1, a0)))
-		if n := s1.SecretWrites - s0.SecretWrites; n != 0 {
-			t.Errorf("antrea-controller rewrote the Secret %d times during the rotation", n)
+		waitSyncInSync(ctx, t, 10*localcluster.SettlePeriod+30*time.Second)
+		settled := time.Since(start)
+
+		sim1, ag1 := suite.local.Antrea.Stats(), agents.stats()
+		waitAntreaRounds(t, observedResyncs)
+		sim2, ag2 := suite.local.Antrea.Stats(), agents.stats()
+		writes := syncWrites(ctx, t)
+		evs := eventsSince(ctx, t, events)
+		revision := certificateRevision(ctx, t)
+		cmWrites, antreaVersions := tl.tlsCrtWrites()
+
+		t.Logf("FIGURES default-mode install: adopted after %s, sync settled and in sync after %s", adopted.Round(100*time.Millisecond), settled.Round(100*time.Millisecond))
+		t.Logf("FIGURES default-mode install: cert-manager issuances %d, its certificates written to the Secret %d; antrea-controller Secret writes %d (its own pair seen %d times, the one from before the install), pairs generated %d, target writes %d (%v)",
+			revision, cmWrites, sim2.SecretWrites-sim0.SecretWrites, antreaVersions, sim2.Generated-sim0.Generated, sim1.TotalWrites()-sim0.TotalWrites(), diffCounts(sim1.Writes, sim0.Writes))
+		t.Logf("FIGURES default-mode install: over %d resyncs after it settled: antrea-controller target writes %d, CA bundle sync writes %d; the sync's writes since it started: %v",
+			observedResyncs, sim2.TotalWrites()-sim1.TotalWrites(), sumCounts(writes), writes)
+		t.Logf("FIGURES default-mode install: agents during the takeover: %s", describeAgents(agentDelta(ag1, ag0)))
+		t.Logf("FIGURES default-mode install: agents over the %d resyncs: %s", observedResyncs, describeAgents(agentDelta(ag2, ag1)))
+		t.Logf("FIGURES default-mode install: aggregator: %s", agents.apiServices())
+		logEvents(t, "default-mode install", evs)
+
+		if revision != 1 || cmWrites != 1 {
+			t.Errorf("cert-manager issued %d times and wrote %d certificates to the Secret, want 1", revision, cmWrites)
 		}
-		// Each sync write answers a change of Antrea's (a new leaf adopted, or a resync): never
-		// more than one per object per write of Antrea's, plus one per CA change (3).
-		for kind, n := range sw {
-			if limit := 3*targetsPerKind[kind] + diffKind(s1.Writes, s0.Writes, kind); n > limit {
-				t.Errorf("the sync wrote %s objects %d times, more than antrea-controller's writes plus one per object per CA change (%d)", kind, n, limit)
+		if n := sim2.SecretWrites - sim0.SecretWrites; n != 0 {
+			t.Errorf("antrea-controller rewrote the Secret %d times (an issue/rewrite loop)", n)
+		}
+		if n := sumCounts(writes); n != 0 {
+			t.Errorf("the CA bundle sync wrote %d times (%v): it must stand back while the Secret changes hands and count Antrea's leaf + CA as in sync", n, writes)
+		}
+		if n := sim1.TotalWrites() - sim0.TotalWrites(); n > targetObjects {
+			t.Errorf("antrea-controller wrote its targets %d times for one adoption, want at most one per object (%d)", n, targetObjects)
+		}
+		if n := sim2.TotalWrites() - sim1.TotalWrites(); n != 0 {
+			t.Errorf("antrea-controller wrote %d times over %d resyncs in steady state (ping-pong)", n, observedResyncs)
+		}
+		for k, n := range warnings(evs) {
+			if n > 1 {
+				t.Errorf("%d × %s, want at most one Warning per cause", n, k)
 			}
 		}
+		// The one moment agents can distrust the server: Antrea serves the pair it adopted at once and
+		// publishes it to antrea-ca a moment later (its own order, as with every pair it serves in this
+		// mode); an agent opening a connection in between fails once. Nothing else may fail.
+		adoptedTLS := secret.Data["tls.crt"]
+		from, to := tl.firstTLSCrt(adoptedTLS), tl.firstAntreaCA(adoptedTLS)
+		times, last := agents.x509Times()
+		var inWindow, outside []string
+		for _, at := range times {
+			if !at.Before(from) && !at.After(to.Add(adoptionMargin)) {
+				inWindow = append(inWindow, at.Sub(from).Round(time.Millisecond).String())
+			} else {
+				outside = append(outside, at.Sub(start).Round(time.Millisecond).String())
+			}
+		}
+		t.Logf("FIGURES default-mode install: the Secret changed hands %s after the install began; antrea-ca carried the adopted tls.crt %s later; "+
+			"x509 failures in between (Antrea serving before publishing): %d %v (last: %s)",
+			from.Sub(start).Round(time.Millisecond), to.Sub(from).Round(time.Millisecond), len(inWindow), inWindow, last)
+		if all := agentDelta(ag2, ag0); len(outside) != 0 || all.Refused != 0 || all.Other != 0 {
+			t.Errorf("agents: %s; x509 failures outside the adoption instant, at %v after the install began", describeAgents(all), outside)
+		}
+
+		t.Run("CA rotation in this mode", func(t *testing.T) {
+			// What a CA rotation costs while Antrea still runs in its default mode: Antrea publishes
+			// its served leaf + the CA that signed it, which lacks the other CA of the phase, so the
+			// sync rewrites ca.crt after each of Antrea's resyncs until the rotation ends.
+			s0, a0, w0 := suite.local.Antrea.Stats(), agents.stats(), syncWrites(ctx, t)
+			rotStart := time.Now()
+			w := rotateAndWatch(ctx, t, rotationPhase, nil)
+			waitAntreaCertificateInSync(ctx, t)
+			secret := waitAntreaServesSecret(ctx, t)
+			testenv.Eventually(t, 30*time.Second, "Antrea publishing the new leaf + CA", func() error {
+				return bundlesHold(ctx, secret.Data["tls.crt"])
+			})
+			waitSyncInSync(ctx, t, 60*time.Second)
+			took := time.Since(rotStart)
+			s1, a1, w1 := suite.local.Antrea.Stats(), agents.stats(), syncWrites(ctx, t)
+			sw := diffCounts(w1, w0)
+			t.Logf("FIGURES default-mode CA rotation (phases of %s, %s in all, %v): antrea-controller target writes %d (%v), Secret writes %d; CA bundle sync writes %d (per object %v); agents: %s",
+				rotationPhase, took.Round(100*time.Millisecond), w.phasesSeen(), s1.TotalWrites()-s0.TotalWrites(), diffCounts(s1.Writes, s0.Writes),
+				s1.SecretWrites-s0.SecretWrites, sumCounts(sw), perObject(sw), describeAgents(agentDelta(a1, a0)))
+			if n := s1.SecretWrites - s0.SecretWrites; n != 0 {
+				t.Errorf("antrea-controller rewrote the Secret %d times during the rotation", n)
+			}
+			// Each sync write answers a change of Antrea's (a new leaf adopted, or a resync): never
+			// more than one per object per write of Antrea's, plus one per CA change (3).
+			for kind, n := range sw {
+				if limit := 3*targetsPerKind[kind] + diffKind(s1.Writes, s0.Writes, kind); n > limit {
+					t.Errorf("the sync wrote %s objects %d times, more than antrea-controller's writes plus one per object per CA change (%d)", kind, n, limit)
+				}
+			}
+		})
 	})
+}
+
+// waitHeld waits for the request of Antrea's Certificate to be held (pending, saying why).
+func waitHeld(ctx context.Context, t *testing.T) *cmapi.CertificateRequest {
+	t.Helper()
+	var held *cmapi.CertificateRequest
+	testenv.Eventually(t, 60*time.Second, "the request of Antrea's Certificate held while Antrea runs its default mode", func() error {
+		var crs cmapi.CertificateRequestList
+		if err := suite.client.List(ctx, &crs, client.InNamespace(antreaCert.Namespace)); err != nil {
+			return err
+		}
+		for i := range crs.Items {
+			cr := &crs.Items[i]
+			if cr.Annotations[cmapi.CertificateNameKey] != antreaCert.Name {
+				continue
+			}
+			if apiutil.CertificateRequestReadyReason(cr) == cmapi.CertificateRequestReasonPending && strings.Contains(readyMessage(cr), "selfSignedCert: true") {
+				held = cr
+				return nil
+			}
+			return fmt.Errorf("request %s: Ready %s %q", cr.Name, apiutil.CertificateRequestReadyReason(cr), readyMessage(cr))
+		}
+		return fmt.Errorf("no request yet")
+	})
+	return held
+}
+
+// readyMessage is the message of a request's Ready condition.
+func readyMessage(cr *cmapi.CertificateRequest) string {
+	for _, c := range cr.Status.Conditions {
+		if c.Type == cmapi.CertificateRequestConditionReady {
+			return c.Message
+		}
+	}
+	return ""
+}
+
+// withoutAntreaConfig deletes antrea-config, as an installation that names it otherwise (or an
+// antrea-issuer from before the hold) looks to the issuer: nothing holds Antrea's first
+// certificate. The next RestartAntrea writes it again.
+func withoutAntreaConfig(ctx context.Context, t *testing.T) {
+	t.Helper()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: localcluster.AntreaNamespace, Name: antreasim.ConfigMapName}}
+	if err := suite.client.Delete(ctx, cm); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
 }
 
 // TestDefaultModeShortCertificateLoops is the contrast: a Certificate of 2160h (the chart's old
 // default, exactly Antrea's 90-day threshold, so less is left the moment it is issued) in the same
-// cluster. Antrea overwrites every issue with its own pair, cert-manager re-issues, and so on. The
+// cluster, without antrea-config (with it, the request would be held and nothing would loop). Antrea overwrites every issue with its own pair, cert-manager re-issues, and so on. The
 // loop is stopped after a few cycles by giving the Certificate the chart's current defaults, which
 // Antrea adopts. The CA bundle sync writes nothing throughout; each cause is said once.
 func TestDefaultModeShortCertificateLoops(t *testing.T) {
 	ctx := testenv.Context(t)
 	antreaInDefaultMode(ctx, t)
+	// The loop is what happens without the hold (an installation without antrea-config to go by).
+	withoutAntreaConfig(ctx, t)
 	agents := startAgents(ctx, t, 3, agentInterval)
 	agents.waitHandshakes(t, 9)
 

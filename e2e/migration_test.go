@@ -41,8 +41,10 @@ func TestMigrationFromDefaultMode(t *testing.T) {
 	t.Run("Antrea already adopted the chart's Certificate", migrateAfterAdoption)
 }
 
-// migrateBeforeInstall: docs/migration.md, "Order A". The server's CA changes while
-// antrea-controller is stopped, and it starts again only once every client trusts the new CA.
+// migrateBeforeInstall: docs/migration.md, "Order A". The chart's defaults are installed while
+// Antrea runs its default mode: the issuer holds Antrea's first certificate. The server's CA
+// changes while antrea-controller is stopped, and it starts again only once every client trusts
+// the new CA.
 func migrateBeforeInstall(t *testing.T) {
 	ctx := testenv.Context(t)
 	antreaInDefaultMode(ctx, t)
@@ -50,9 +52,10 @@ func migrateBeforeInstall(t *testing.T) {
 	agents.waitHandshakes(t, 9)
 	steps := newStepLog(ctx, t, agents)
 
-	// 1. Install antrea-issuer without Antrea's Certificate.
-	installChart(ctx, t, map[string]any{"certificate": map[string]any{"enabled": false}})
+	// 1. Install antrea-issuer: the Certificate's request is held.
+	installChart(ctx, t, nil)
 	waitIssuerReady(ctx, t, &v1alpha1.AntreaClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: "antrea"}}, 60*time.Second)
+	waitHeld(ctx, t)
 	testenv.Eventually(t, 30*time.Second, "the CA bundle sync reporting Antrea's self-signed mode", func() error {
 		if v := issuerMetrics(ctx, t, "antrea_issuer_cainject_source_problem", map[string]string{"reason": string(cainject.ReasonSelfSignedMode)}, ""); v[""] != 1 {
 			return fmt.Errorf("source_problem{SelfSignedMode} = %v", v[""])
@@ -62,15 +65,21 @@ func migrateBeforeInstall(t *testing.T) {
 	// The sync's settle period (Antrea's resync period) passes before the Certificate is
 	// issued, so that it publishes the first certificate at once (docs/migration.md).
 	waitAntreaRounds(t, 2)
-	steps.done("1. install antrea-issuer without the Certificate")
+	if n := certificateRevision(ctx, t); n != 0 {
+		t.Fatalf("the Certificate was issued %d times while Antrea ran its default mode", n)
+	}
+	steps.done("1. install antrea-issuer; its first certificate is held")
 
 	// 2. Stop antrea-controller.
 	stopped := time.Now()
 	suite.local.Antrea.Stop()
 	steps.done("2. stop antrea-controller (replicas 0)")
 
-	// 3. Enable the Certificate; wait until it is issued and every client trusts its CA.
-	installChart(ctx, t, nil)
+	// 3. selfSignedCert: false in antrea-config: the certificate is signed; wait until every
+	// client trusts its CA.
+	if err := suite.local.EditAntreaConfig(false); err != nil {
+		t.Fatal(err)
+	}
 	waitCertificate(ctx, t, antreaCert, cmapi.CertificateConditionReady, cmmeta.ConditionTrue, nil)
 	secret := getSecret(ctx, t, antreaCert)
 	if err := chainedSecret(secret); err != nil {
@@ -78,7 +87,7 @@ func migrateBeforeInstall(t *testing.T) {
 	}
 	waitBundlesEqual(ctx, t, secret.Data["ca.crt"])
 	checkDiagnose(ctx, t, map[string]string{"serving-cert": "ok", "antrea-ca": "ok", "ca-bundle": "ok", "antrea-mode": "*", "apiservice-available": "*"})
-	steps.done("3. enable the Certificate; antrea-ca and the caBundles carry its ca.crt")
+	steps.done("3. selfSignedCert: false in antrea-config; the certificate issued, antrea-ca and the caBundles carry its ca.crt")
 
 	// 4. Start antrea-controller with selfSignedCert: false.
 	if err := suite.local.RestartAntrea(0, false); err != nil {
@@ -88,7 +97,7 @@ func migrateBeforeInstall(t *testing.T) {
 	started := time.Now()
 	waitBundlesEqual(ctx, t, secret.Data["ca.crt"])
 	waitAPIServicesAvailable(ctx, t)
-	steps.done("4. start antrea-controller with selfSignedCert: false")
+	steps.done("4. start antrea-controller")
 	checkDiagnose(ctx, t, map[string]string{"antrea-mode": "ok", "antrea-ca": "ok", "ca-bundle": "ok", "serving-cert": "ok", "apiservice-available": "ok"})
 
 	// 5. Several of Antrea's resyncs: nothing moves.
@@ -98,13 +107,14 @@ func migrateBeforeInstall(t *testing.T) {
 	steps.finish(stopped, started)
 }
 
-// migrateAfterAdoption: docs/migration.md, "Order B". The chart's defaults were installed while
-// Antrea ran its default mode (TestDefaultModeInstallWithoutOutage); Antrea adopted the
-// certificate. Switch once the Secret is cert-manager's, chained and stable for one of Antrea's
-// resync periods.
+// migrateAfterAdoption: docs/migration.md, "Order B". The chart was installed while Antrea ran its
+// default mode without the hold (no antrea-config to go by, or an antrea-issuer from before it);
+// Antrea adopted the certificate. Switch once the Secret is cert-manager's, chained and stable for
+// one of Antrea's resync periods.
 func migrateAfterAdoption(t *testing.T) {
 	ctx := testenv.Context(t)
 	antreaInDefaultMode(ctx, t)
+	withoutAntreaConfig(ctx, t)
 	agents := startAgents(ctx, t, 3, agentInterval)
 	agents.waitHandshakes(t, 9)
 	installChart(ctx, t, nil)

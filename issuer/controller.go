@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -178,9 +179,36 @@ func (c *Controller) preSetup(_ context.Context, gvk schema.GroupVersionKind, _ 
 		// issuer-lib after a cache read and a reconcile each; filtered here, they cost only the
 		// watch event (measured in docs/benchmarks.md).
 		b.WithEventFilter(requestEventFilter)
+		if c.opts.Handover != nil {
+			// A request held while Antrea runs its default mode is signed as soon as Antrea's
+			// configuration says otherwise.
+			b.Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(c.requestsInNamespaceOf))
+		}
 		return nil
 	}
 	return c.watchCASources(gvk, b)
+}
+
+// requestsInNamespaceOf lists the unfinished CertificateRequests for this API group's issuers in
+// obj's namespace (Antrea's, for its configuration): the ones the handover gate may hold.
+func (c *Controller) requestsInNamespaceOf(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list cmapi.CertificateRequestList
+	if err := c.client.List(ctx, &list, client.InNamespace(obj.GetNamespace())); err != nil {
+		log.FromContext(ctx).Error(err, "listing CertificateRequests to wake after a change of Antrea's configuration")
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		cr := &list.Items[i]
+		switch apiutil.CertificateRequestReadyReason(cr) {
+		case cmapi.CertificateRequestReasonIssued, cmapi.CertificateRequestReasonFailed, cmapi.CertificateRequestReasonDenied:
+			continue
+		}
+		if mayBeOurs(cr) && apiutil.CertificateRequestIsApproved(cr) {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(cr)})
+		}
+	}
+	return out
 }
 
 // requestEventFilter lets through every event but those of CertificateRequests for another API

@@ -108,8 +108,13 @@ func run(ctx context.Context, opts *Options) error {
 	for _, ns := range opts.Issuer.LabelledSecretNamespaces() {
 		byNS[ns] = cache.Config{LabelSelector: labels.SelectorFromSet(labels.Set{issuer.LabelCASecret: "true"})}
 	}
+	byObject := map[client.Object]cache.ByObject{&corev1.Secret{}: {Namespaces: byNS}}
+	if opts.EnableIssuer && opts.AntreaConfigMap != "" {
+		// Only Antrea's configuration, watched to sign a held request at once (issuer/handover).
+		byObject[&corev1.ConfigMap{}] = opts.handoverOptions().CacheByObject()
+	}
 	cacheOpts := cache.Options{
-		ByObject: map[client.Object]cache.ByObject{&corev1.Secret{}: {Namespaces: byNS}},
+		ByObject: byObject,
 		// Nothing reads managedFields from the cache (writes are server-side applies, or
 		// updates, which keep the stored managedFields when none are sent); dropping them
 		// makes cached CertificateRequests and Certificates smaller to keep and to copy.
@@ -126,8 +131,8 @@ func run(ctx context.Context, opts *Options) error {
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		Client: client.Options{Cache: &client.CacheOptions{
-			// The issuer reads no ConfigMaps; a Get through the default client must never start
-			// a cluster-wide ConfigMap informer.
+			// The issuer reads ConfigMaps only with its API reader; a Get through the default
+			// client must never start a ConfigMap informer.
 			DisableFor: []client.Object{&corev1.ConfigMap{}},
 		}},
 	})

@@ -523,7 +523,7 @@ func TestRender(t *testing.T) {
 			// What remains in kube-system is what the hold of Antrea's first certificate reads.
 			role := into[rbacv1.Role](t, r.get(t, "Role", "kube-system", "antrea-issuer:antrea-mode"))
 			want := []rbacv1.PolicyRule{
-				{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"antrea-config"}, Verbs: []string{"get"}},
+				{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"antrea-config"}, Verbs: []string{"get", "list", "watch"}},
 				{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"antrea-controller-tls"}, Verbs: []string{"get"}},
 			}
 			if !jsonEqual(role.Rules, want) {

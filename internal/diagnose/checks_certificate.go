@@ -13,6 +13,7 @@ import (
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 
 	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
+	"antrea.io/antrea-issuer/issuer/handover"
 )
 
 // Check ids of Antrea's Certificate and Secret.
@@ -230,6 +231,13 @@ func checkRequest(s *State, o Options) []Result {
 	}
 	if a := requestCondition(cr, cmapi.CertificateRequestConditionApproved); a == nil || a.Status != cmmeta.ConditionTrue {
 		return []Result{problem(CheckRequest, severity, obj, approvalFix, "not approved after %s", age(waited))}
+	}
+	if ready != nil && strings.Contains(ready.Message, handover.ErrHeld.Error()) {
+		// Deliberate and safe for as long as it lasts: Antrea keeps serving its own certificate.
+		return []Result{problem(CheckRequest, StatusWarning, obj,
+			"switch Antrea to selfSignedCert: false in the order of docs/migration.md; the request is signed the moment antrea-config says so "+
+				row("CertificateRequests", "False, Pending, \"… held while Antrea runs its default mode: …\""),
+			"held while Antrea runs its default mode (antrea-config says selfSignedCert: true), for %s", age(waited))}
 	}
 	msg := "approved, not issued"
 	if ready != nil {

@@ -21,26 +21,28 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"antrea.io/antrea-issuer/signer"
 )
 
-// RBAC: Antrea's configuration, read by name only while a request for its Secret waits. The
-// Secret itself is readable through the CA bundle sync's rule, Certificates through rotation's.
-// +kubebuilder:rbac:groups="",namespace=kube-system,resources=configmaps,verbs=get,resourceNames=antrea-config
+// RBAC: Antrea's configuration, read by name, and watched (through a cache restricted to its
+// name) so that a held request is signed as soon as it says selfSignedCert: false. The Secret itself is readable through the CA bundle sync's rule, Certificates through rotation's.
+// +kubebuilder:rbac:groups="",namespace=kube-system,resources=configmaps,verbs=get;list;watch,resourceNames=antrea-config
 
 // Defaults: Antrea's own names.
 const (
 	DefaultConfigMapName = "antrea-config"
 	DefaultConfigKey     = "antrea-controller.conf"
-	// DefaultRetryAfter is how often a held request is looked at again: at most the time
-	// between selfSignedCert: false being set and the certificate being signed. Each look is
-	// three GETs, and issuer-lib's pending Warning event on the request (one series).
-	DefaultRetryAfter = 30 * time.Second
+	// DefaultRetryAfter is how often a held request is looked at again besides when Antrea's
+	// configuration changes (watched): each look is three GETs and an occurrence of issuer-lib's
+	// pending Warning event on the request.
+	DefaultRetryAfter = 10 * time.Minute
 )
 
 // ErrHeld marks a request held back because Antrea runs its default mode.
@@ -77,6 +79,19 @@ func (o Options) Validate() error {
 	return errors.Join(errs...)
 }
 
+// ConfigMapKey is Antrea's configuration, whose changes must wake held requests.
+func (o Options) ConfigMapKey() types.NamespacedName {
+	return types.NamespacedName{Namespace: o.Namespace, Name: o.ConfigMapName}
+}
+
+// CacheByObject restricts a cache of ConfigMaps to Antrea's configuration, the one ConfigMap the
+// gate watches (list and watch by metadata.name, which RBAC's resourceNames authorizes).
+func (o Options) CacheByObject() cache.ByObject {
+	return cache.ByObject{Namespaces: map[string]cache.Config{
+		o.Namespace: {FieldSelector: fields.OneTermEqualSelector("metadata.name", o.ConfigMapName)},
+	}}
+}
+
 // Gate decides, per CertificateRequest, whether signing must wait.
 type Gate struct {
 	reader client.Reader // uncached: these objects are read rarely, and only by name
@@ -91,8 +106,12 @@ func New(r client.Reader, o Options) (*Gate, error) {
 	return &Gate{reader: r, opts: o}, nil
 }
 
-// RetryAfter is how long a held request waits before it is looked at again.
+// RetryAfter is how long a held request waits before it is looked at again, unless Antrea's
+// configuration changes first.
 func (g *Gate) RetryAfter() time.Duration { return g.opts.RetryAfter }
+
+// Options are the gate's options.
+func (g *Gate) Options() Options { return g.opts }
 
 // Check returns an error wrapping ErrHeld, with a message saying what to do, when the request
 // namespace/name, made for cert-manager's Certificate certificateName, must wait; nil when it may

@@ -35,8 +35,8 @@ const (
 	AntreaResyncPeriod = 3 * time.Second
 	SettlePeriod       = AntreaResyncPeriod
 	// ConfigRecheck is how often a request held while Antrea runs its default mode is looked at
-	// again (30 s in the chart), scaled down like Antrea's timings.
-	ConfigRecheck = time.Second
+	// again besides on a change of antrea-config (10 minutes by default), scaled down.
+	ConfigRecheck = 15 * time.Second
 )
 
 // AntreaOptions tune the antrea-controller stand-in (antreasim.Controller).
