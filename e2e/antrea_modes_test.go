@@ -197,6 +197,11 @@ func TestDefaultModeInstallWithoutOutage(t *testing.T) {
 			// What a CA rotation costs while Antrea still runs in its default mode: Antrea publishes
 			// its served leaf + the CA that signed it, which lacks the other CA of the phase, so the
 			// sync rewrites ca.crt after each of Antrea's resyncs until the rotation ends.
+			// antrea-config is back, saying selfSignedCert: true: the rotation's re-issue must not be
+			// held, since Antrea serves a certificate from the issuer's CA already.
+			if err := suite.local.EditAntreaConfig(true); err != nil {
+				t.Fatal(err)
+			}
 			s0, a0, w0 := suite.local.Antrea.Stats(), agents.stats(), syncWrites(ctx, t)
 			rotStart := time.Now()
 			w := rotateAndWatch(ctx, t, rotationPhase, nil)
