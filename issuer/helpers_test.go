@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"antrea.io/antrea-issuer/internal/testenv"
+	"antrea.io/antrea-issuer/internal/testpki"
 	"antrea.io/antrea-issuer/signer"
 )
 
@@ -173,40 +173,15 @@ func pemBytes(t testing.TB, p []byte) []byte {
 	return b.Bytes
 }
 
-func pemEncode(typ string, der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
-}
-
-type testCA struct {
-	certPEM, keyPEM []byte
-}
+// testCA is a certificate and key built with crypto/x509 directly, a CA or not.
+type testCA = *testpki.Pair
 
 // newTestCA makes a self-signed certificate, a CA or not, valid in [notBefore, notAfter].
 func newTestCA(t testing.TB, notBefore, notAfter time.Time, isCA bool) testCA {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
+	opts := []testpki.Option{testpki.Validity(notBefore, notAfter)}
+	if !isCA {
+		opts = append(opts, testpki.NotCA())
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "test-ca"},
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
-		IsCA:                  isCA,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-	}
-	if isCA {
-		tmpl.KeyUsage |= x509.KeyUsageCertSign | x509.KeyUsageCRLSign
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testCA{certPEM: pemEncode("CERTIFICATE", der), keyPEM: pemEncode("PRIVATE KEY", keyDER)}
+	return testpki.NewCA(t, notBefore, nil, opts...)
 }

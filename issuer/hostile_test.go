@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"antrea.io/antrea-issuer/internal/testenv"
+	"antrea.io/antrea-issuer/internal/testpki"
 	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
 )
 
@@ -77,7 +78,7 @@ func hostileMatrix() map[string]hostileCase {
 		// Malformed and oversized requests.
 		"malformed PEM": {request: req(withRequest([]byte("this is not PEM"))), want: []string{"malformed certificate request"}},
 		"PEM of a certificate": {request: func(t *testing.T) []crOption {
-			return []crOption{withRequest(newTestCA(t, time.Now(), time.Now().Add(time.Hour), false).certPEM)}
+			return []crOption{withRequest(newTestCA(t, time.Now(), time.Now().Add(time.Hour), false).CertPEM)}
 		}, want: []string{"malformed certificate request"}},
 		"truncated CSR": {request: func(t *testing.T) []crOption { return []crOption{withRequest(truncatedCSR(t))} }, want: []string{"malformed certificate request"}},
 		"CSR with a bad signature": {request: func(t *testing.T) []crOption {
@@ -129,21 +130,21 @@ func hostileMatrix() map[string]hostileCase {
 		"CA Secret swapped for a leaf certificate": {
 			caSecret: func(t *testing.T, _ testCA) map[string][]byte {
 				leaf := newTestCA(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), false)
-				return map[string][]byte{"tls.crt": leaf.certPEM, "tls.key": leaf.keyPEM}
+				return map[string][]byte{"tls.crt": leaf.CertPEM, "tls.key": leaf.KeyPEM}
 			},
 			want: []string{"not a CA"},
 		},
 		"CA Secret with a second key appended": {
 			caSecret: func(t *testing.T, good testCA) map[string][]byte {
 				other := newTestCA(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), true)
-				return map[string][]byte{"tls.crt": good.certPEM, "tls.key": append(bytes.Clone(good.keyPEM), other.keyPEM...)}
+				return map[string][]byte{"tls.crt": good.CertPEM, "tls.key": append(bytes.Clone(good.KeyPEM), other.KeyPEM...)}
 			},
 			want: []string{"more than one", "tls.key"},
 		},
 		"CA Secret with another CA's key": {
 			caSecret: func(t *testing.T, good testCA) map[string][]byte {
 				other := newTestCA(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), true)
-				return map[string][]byte{"tls.crt": good.certPEM, "tls.key": other.keyPEM}
+				return map[string][]byte{"tls.crt": good.CertPEM, "tls.key": other.KeyPEM}
 			},
 			want: []string{"does not match"},
 		},
@@ -160,7 +161,7 @@ func hostileMatrix() map[string]hostileCase {
 				// only; the namespaced issuer must never see it.
 				victim := "victim-" + strings.ToLower(randSuffix(t))
 				good := newTestCA(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), true)
-				createSecret(ctx, t, clusterResourceNamespace, victim, map[string][]byte{"tls.crt": good.certPEM, "tls.key": good.keyPEM})
+				createSecret(ctx, t, clusterResourceNamespace, victim, map[string][]byte{"tls.crt": good.CertPEM, "tls.key": good.KeyPEM})
 				return ns("victim-pointer-", victim, true)()
 			},
 			want: []string{"CA Secret not found", teamNamespace + "/victim-"},
@@ -168,7 +169,7 @@ func hostileMatrix() map[string]hostileCase {
 		"AntreaIssuer in a namespace antrea-issuer does not read": {
 			issuer: func(t *testing.T, ctx context.Context) client.Object {
 				good := newTestCA(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), true)
-				createSecret(ctx, t, unwatchedNamespace, "local-ca", map[string][]byte{"tls.crt": good.certPEM, "tls.key": good.keyPEM})
+				createSecret(ctx, t, unwatchedNamespace, "local-ca", map[string][]byte{"tls.crt": good.CertPEM, "tls.key": good.KeyPEM})
 				return &v1alpha1.AntreaIssuer{
 					ObjectMeta: metav1.ObjectMeta{GenerateName: "unwatched-", Namespace: unwatchedNamespace},
 					Spec:       v1alpha1.IssuerSpec{CA: v1alpha1.CASpec{Provided: &v1alpha1.ProvidedCA{SecretName: "local-ca"}}},
@@ -270,7 +271,7 @@ func hostileCASecret(ctx context.Context, t *testing.T, name string, tc hostileC
 	t.Helper()
 	good := newTestCA(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), true)
 	secretName := "hostile-" + randSuffix(t)
-	secret := createSecret(ctx, t, clusterResourceNamespace, secretName, map[string][]byte{"tls.crt": good.certPEM, "tls.key": good.keyPEM})
+	secret := createSecret(ctx, t, clusterResourceNamespace, secretName, map[string][]byte{"tls.crt": good.CertPEM, "tls.key": good.KeyPEM})
 	iss := createClusterIssuer(ctx, t, secretName, v1alpha1.IssuerSpec{CA: v1alpha1.CASpec{Provided: &v1alpha1.ProvidedCA{SecretName: secretName}}}, metav1.ConditionTrue)
 
 	// Ready means the issuer claimed the Secret (its annotation): write on top of that.
@@ -298,12 +299,12 @@ func hostileCASecret(ctx context.Context, t *testing.T, name string, tc hostileC
 	}
 
 	// Fixing the Secret is enough: the waiting request is signed with the good CA.
-	got.Data = map[string][]byte{"tls.crt": good.certPEM, "tls.key": good.keyPEM}
+	got.Data = map[string][]byte{"tls.crt": good.CertPEM, "tls.key": good.KeyPEM}
 	if err := env.Client.Update(ctx, got); err != nil {
 		t.Fatal(err)
 	}
 	signed := waitReadyReason(ctx, t, env.Client, cr, cmapi.CertificateRequestReasonIssued)
-	ca := parseCerts(t, good.certPEM)[0]
+	ca := parseCerts(t, good.CertPEM)[0]
 	if err := parseCerts(t, signed.Status.Certificate)[0].CheckSignatureFrom(ca); err != nil {
 		t.Errorf("%s: the request was not signed by the restored CA: %v", name, err)
 	}
@@ -321,7 +322,7 @@ func generatedCASecretReplaced(ctx context.Context, t *testing.T) {
 	}
 	original := secret.Data
 	leaf := newTestCA(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), false)
-	secret.Data = map[string][]byte{"tls.crt": leaf.certPEM, "tls.key": leaf.keyPEM}
+	secret.Data = map[string][]byte{"tls.crt": leaf.CertPEM, "tls.key": leaf.KeyPEM}
 	if err := env.Client.Update(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
@@ -349,9 +350,9 @@ func caKeyAsRequestKey(ctx context.Context, t *testing.T) {
 	t.Helper()
 	good := newTestCA(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), true)
 	secretName := "own-key-" + randSuffix(t)
-	createSecret(ctx, t, clusterResourceNamespace, secretName, map[string][]byte{"tls.crt": good.certPEM, "tls.key": good.keyPEM})
+	createSecret(ctx, t, clusterResourceNamespace, secretName, map[string][]byte{"tls.crt": good.CertPEM, "tls.key": good.KeyPEM})
 	iss := createClusterIssuer(ctx, t, secretName, v1alpha1.IssuerSpec{CA: v1alpha1.CASpec{Provided: &v1alpha1.ProvidedCA{SecretName: secretName}}}, metav1.ConditionTrue)
-	key, err := x509.ParsePKCS8PrivateKey(pemBytes(t, good.keyPEM))
+	key, err := x509.ParsePKCS8PrivateKey(pemBytes(t, good.KeyPEM))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +362,7 @@ func caKeyAsRequestKey(ctx context.Context, t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cr := createApproved(ctx, t, env.Client, newCR(t, "kube-system", clusterIssuerRef(iss.Name), withRequest(pemEncode("CERTIFICATE REQUEST", der))))
+	cr := createApproved(ctx, t, env.Client, newCR(t, "kube-system", clusterIssuerRef(iss.Name), withRequest(testpki.PEM("CERTIFICATE REQUEST", der))))
 	got := waitReadyReason(ctx, t, env.Client, cr, cmapi.CertificateRequestReasonFailed)
 	assertUnsigned(t, got)
 	assertMentions(t, readyCondition(got).Message, []string{"the CA's own key"})

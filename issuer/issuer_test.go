@@ -20,6 +20,7 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"antrea.io/antrea-issuer/internal/testenv"
+	"antrea.io/antrea-issuer/internal/testpki"
 	"antrea.io/antrea-issuer/issuer"
 	"antrea.io/antrea-issuer/issuer/api/v1alpha1"
 	"antrea.io/antrea-issuer/issuer/rotation"
@@ -165,7 +166,7 @@ func tamperCSRSignature(t *testing.T, csrPEM []byte) []byte {
 	der := bytes.Clone(csr.Raw)
 	sigStart := bytes.LastIndex(der, csr.Signature)
 	der[sigStart+len(csr.Signature)-1] ^= 0x01
-	return pemEncode("CERTIFICATE REQUEST", der)
+	return testpki.PEM("CERTIFICATE REQUEST", der)
 }
 
 func TestApprovalIsRequired(t *testing.T) {
@@ -256,9 +257,9 @@ func TestProvidedCASecretProblemsAreReported(t *testing.T) {
 	}{
 		"missing Secret":         {message: "CA Secret not found"},
 		"corrupt PEM":            {data: map[string][]byte{"tls.crt": []byte("garbage"), "tls.key": []byte("garbage")}, message: "not usable"},
-		"key of another CA":      {data: map[string][]byte{"tls.crt": good.certPEM, "tls.key": other.keyPEM}, message: "does not match"},
-		"not a CA certificate":   {data: map[string][]byte{"tls.crt": notCA.certPEM, "tls.key": notCA.keyPEM}, message: "not a CA"},
-		"expired CA certificate": {data: map[string][]byte{"tls.crt": expired.certPEM, "tls.key": expired.keyPEM}, message: "expired"},
+		"key of another CA":      {data: map[string][]byte{"tls.crt": good.CertPEM, "tls.key": other.KeyPEM}, message: "does not match"},
+		"not a CA certificate":   {data: map[string][]byte{"tls.crt": notCA.CertPEM, "tls.key": notCA.KeyPEM}, message: "not a CA"},
+		"expired CA certificate": {data: map[string][]byte{"tls.crt": expired.CertPEM, "tls.key": expired.KeyPEM}, message: "expired"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -278,7 +279,7 @@ func TestProvidedCASecretProblemsAreReported(t *testing.T) {
 			// Fixing the Secret, not the issuer, makes the issuer Ready: the Secret is watched.
 			fixed := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: clusterResourceNamespace}}
 			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(fixed), fixed); apierrors.IsNotFound(err) {
-				fixed.Data = map[string][]byte{"tls.crt": good.certPEM, "tls.key": good.keyPEM}
+				fixed.Data = map[string][]byte{"tls.crt": good.CertPEM, "tls.key": good.KeyPEM}
 				err = env.Client.Create(ctx, fixed)
 				if err != nil {
 					t.Fatal(err)
@@ -286,7 +287,7 @@ func TestProvidedCASecretProblemsAreReported(t *testing.T) {
 			} else if err != nil {
 				t.Fatal(err)
 			} else {
-				fixed.Data = map[string][]byte{"tls.crt": good.certPEM, "tls.key": good.keyPEM}
+				fixed.Data = map[string][]byte{"tls.crt": good.CertPEM, "tls.key": good.KeyPEM}
 				if err := env.Client.Update(ctx, fixed); err != nil {
 					t.Fatal(err)
 				}

@@ -8,6 +8,8 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
+
+	"antrea.io/antrea-issuer/internal/testpki"
 )
 
 func TestCheckMode(t *testing.T) {
@@ -15,7 +17,7 @@ func TestCheckMode(t *testing.T) {
 	w := newWorld(t)
 	antreaCA := newTestCA(t, "antrea-ca@1700000000", nil)
 	antreaLeaf := newLeaf(t, antreaCA)
-	selfSigned := concat(antreaLeaf.pem, antreaCA.pem)
+	selfSigned := testpki.Concat(antreaLeaf.CertPEM, antreaCA.CertPEM)
 	tests := map[string]struct {
 		mutate func(*State)
 		want   want
@@ -30,17 +32,17 @@ func TestCheckMode(t *testing.T) {
 		"tls.crt not chaining to a stale ca.crt": {func(s *State) { s.Secret.TLS = selfSigned },
 			want{status: StatusError, message: []string{"(CertificateNotChained)", "antrea-ca@1700000000"}, fix: []string{"selfSignedCert: false"}}},
 		"antrea-ca holds the served tls.crt verbatim": {func(s *State) {
-			s.Secret.TLS = concat(w.leaf.pem, w.ca.pem)
+			s.Secret.TLS = testpki.Concat(w.leaf.CertPEM, w.ca.CertPEM)
 			s.ConfigMap.Data["ca.crt"] = string(s.Secret.TLS)
 		}, want{status: StatusWarning, message: []string{"is in ConfigMap/kube-system/antrea-ca", "Clients trust it", "90 days"}, fix: []string{"selfSignedCert: false", "publishes ca.crt itself"}}},
 		"a webhook holds the served tls.crt verbatim": {func(s *State) {
 			s.Mutating[0].Webhooks[1].ClientConfig.CABundle = s.Secret.TLS
 		}, want{status: StatusWarning, message: []string{"is in MutatingWebhookConfiguration/crdmutator.antrea.io webhook annpmutator.antrea.io"}}},
 		"a target holds an older leaf and the CA (Antrea republishes after a renewal)": {func(s *State) {
-			s.APIServices[1].Spec.CABundle = concat(newLeaf(t, w.ca).pem, w.ca.pem)
+			s.APIServices[1].Spec.CABundle = testpki.Concat(newLeaf(t, w.ca).CertPEM, w.ca.CertPEM)
 		}, want{status: StatusWarning, message: []string{"is in APIService/v1beta1.system.antrea.io"}}},
 		"an APIService holds Antrea's own CA": {func(s *State) {
-			s.APIServices[0].Spec.CABundle = antreaCA.pem
+			s.APIServices[0].Spec.CABundle = antreaCA.CertPEM
 		}, want{status: StatusError, message: []string{`Antrea's own self-signed CA is in APIService/v1beta2.controlplane.antrea.io ("antrea-ca@1700000000")`}}},
 		"targets of another namespace do not count": {func(s *State) {
 			s.APIServices = append(s.APIServices, apiService("v1.other.example", "elsewhere", s.Secret.TLS, apiregistrationv1.ConditionTrue, "", ""))
@@ -70,17 +72,21 @@ func TestCheckConfigMap(t *testing.T) {
 		want   want
 	}{
 		"equal": {func(*State) {}, want{status: StatusOK, object: "ConfigMap/kube-system/antrea-ca", message: []string{"sha256:", `"antrea-issuer-ca@1900000000"`}}},
-		"differs": {func(s *State) { s.ConfigMap.Data["ca.crt"] = string(other.pem) },
+		"differs": {func(s *State) { s.ConfigMap.Data["ca.crt"] = string(other.CertPEM) },
 			want{status: StatusError, message: []string{`"old-ca"`, `"antrea-issuer-ca@1900000000"`}, fix: []string{"CA bundle sync", "involvedObject.name=antrea-controller-tls"}}},
 		"empty": {func(s *State) { s.ConfigMap.Data = nil }, want{status: StatusError, message: []string{"ca.crt is empty"}}},
-		"the served leaf and the CA trust exactly ca.crt": {func(s *State) { s.ConfigMap.Data["ca.crt"] = string(concat(w.leaf.pem, w.ca.pem)) },
+		"the served leaf and the CA trust exactly ca.crt": {func(s *State) { s.ConfigMap.Data["ca.crt"] = string(testpki.Concat(w.leaf.CertPEM, w.ca.CertPEM)) },
 			want{status: StatusOK, message: []string{"trusts exactly the Secret's ca.crt", "selfSignedCert: true"}}},
-		"an extra CA":          {func(s *State) { s.ConfigMap.Data["ca.crt"] = string(concat(w.ca.pem, other.pem)) }, want{status: StatusError}},
-		"a leaf of another CA": {func(s *State) { s.ConfigMap.Data["ca.crt"] = string(concat(newLeaf(t, other).pem, w.ca.pem)) }, want{status: StatusError}},
-		"missing":              {func(s *State) { s.ConfigMap = nil }, want{status: StatusError, message: []string{"does not exist", "#3167"}}},
-		"forbidden":            {func(s *State) { s.ConfigMap, s.ConfigMapErr = nil, forbidden("configmaps") }, want{status: StatusSkipped}},
-		"no ca.crt":            {func(s *State) { s.Secret.CA = nil }, want{status: StatusSkipped}},
-		"another name": {func(s *State) { s.ConfigMap = &corev1.ConfigMap{Data: map[string]string{"ca.crt": string(w.ca.pem)}} },
+		"an extra CA": {func(s *State) { s.ConfigMap.Data["ca.crt"] = string(testpki.Concat(w.ca.CertPEM, other.CertPEM)) }, want{status: StatusError}},
+		"a leaf of another CA": {func(s *State) {
+			s.ConfigMap.Data["ca.crt"] = string(testpki.Concat(newLeaf(t, other).CertPEM, w.ca.CertPEM))
+		}, want{status: StatusError}},
+		"missing":   {func(s *State) { s.ConfigMap = nil }, want{status: StatusError, message: []string{"does not exist", "#3167"}}},
+		"forbidden": {func(s *State) { s.ConfigMap, s.ConfigMapErr = nil, forbidden("configmaps") }, want{status: StatusSkipped}},
+		"no ca.crt": {func(s *State) { s.Secret.CA = nil }, want{status: StatusSkipped}},
+		"another name": {func(s *State) {
+			s.ConfigMap = &corev1.ConfigMap{Data: map[string]string{"ca.crt": string(w.ca.CertPEM)}}
+		},
 			want{status: StatusOK, object: "ConfigMap/kube-system/antrea-ca"}},
 	}
 	for name, tc := range tests {
@@ -115,13 +121,15 @@ func TestCheckBundles(t *testing.T) {
 		want   []want
 	}{
 		"all carry ca.crt": {func(*State) {}, allOK},
-		"an APIService with another CA": {func(s *State) { s.APIServices[0].Spec.CABundle = other.pem },
+		"an APIService with another CA": {func(s *State) { s.APIServices[0].Spec.CABundle = other.CertPEM },
 			with(0, want{status: StatusError, object: "APIService/v1beta2.controlplane.antrea.io", message: []string{`caBundle is sha256:`, `"old-ca"`}, fix: []string{"CA bundle sync"}})},
-		"a webhook holding the served leaf and the CA": {func(s *State) { s.Mutating[0].Webhooks[1].ClientConfig.CABundle = concat(w.leaf.pem, w.ca.pem) },
+		"a webhook holding the served leaf and the CA": {func(s *State) {
+			s.Mutating[0].Webhooks[1].ClientConfig.CABundle = testpki.Concat(w.leaf.CertPEM, w.ca.CertPEM)
+		},
 			with(3, want{status: StatusOK, message: []string{"trusts exactly the Secret's ca.crt", "antrea-mode"}})},
 		"one webhook of two empty": {func(s *State) { s.Mutating[0].Webhooks[0].ClientConfig.CABundle = nil },
 			with(3, want{status: StatusError, message: []string{"webhook acnpmutator.antrea.io holds empty"}})},
-		"the CRD's conversion webhook": {func(s *State) { s.CRDs[0].Spec.Conversion.Webhook.ClientConfig.CABundle = other.pem },
+		"the CRD's conversion webhook": {func(s *State) { s.CRDs[0].Spec.Conversion.Webhook.ClientConfig.CABundle = other.CertPEM },
 			with(5, want{status: StatusError, object: "CustomResourceDefinition/ippools.crd.antrea.io"})},
 		"objects routed elsewhere, webhooks by URL and CRDs without conversion are not Antrea's": {func(s *State) {
 			s.APIServices = append(s.APIServices, apiService("v1.x.example", "elsewhere", nil, apiregistrationv1.ConditionTrue, "", ""))

@@ -8,6 +8,8 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"antrea.io/antrea-issuer/internal/testpki"
 )
 
 func TestCheckCertificate(t *testing.T) {
@@ -180,7 +182,7 @@ func TestCheckServingCert(t *testing.T) {
 	other := newTestCA(t, "other", nil)
 	inter := newTestCA(t, "intermediate", w.ca)
 	withTLS := func(p *pki, chain ...[]byte) func(*State) {
-		return func(s *State) { s.Secret.TLS = concat(append([][]byte{p.pem}, chain...)...) }
+		return func(s *State) { s.Secret.TLS = testpki.Concat(append([][]byte{p.CertPEM}, chain...)...) }
 	}
 	tests := map[string]struct {
 		mutate func(*State)
@@ -189,26 +191,26 @@ func TestCheckServingCert(t *testing.T) {
 	}{
 		"valid": {func(*State) {}, nil, want{status: StatusOK, message: []string{
 			`subject "antrea.kube-system.svc"`, "60 days left", "antrea.kube-system.svc and antrea.kube-system.svc.cluster.local", "server auth"}}},
-		"through an intermediate in tls.crt": {withTLS(newLeaf(t, inter), inter.pem), nil, want{status: StatusOK}},
+		"through an intermediate in tls.crt": {withTLS(newLeaf(t, inter), inter.CertPEM), nil, want{status: StatusOK}},
 		"signed by another CA": {withTLS(newLeaf(t, other)), nil, want{status: StatusError,
 			message: []string{"does not verify against ca.crt", "for antrea.kube-system.svc: x509: certificate signed by unknown authority"}, fix: []string{"antrea-mode"}}},
-		"a name missing": {withTLS(newLeaf(t, w.ca, dnsNames("antrea.kube-system.svc"))), nil, want{status: StatusError,
+		"a name missing": {withTLS(newLeaf(t, w.ca, testpki.DNSNames("antrea.kube-system.svc"))), nil, want{status: StatusError,
 			message: []string{"for antrea.kube-system.svc.cluster.local: x509: certificate is valid for antrea.kube-system.svc"}, fix: []string{"dnsNames antrea.kube-system.svc, antrea.kube-system.svc.cluster.local"}}},
 		"another cluster domain": {func(*State) {}, func(o *Options) { o.ClusterDomain = "corp.example" }, want{status: StatusError, message: []string{"antrea.kube-system.svc.corp.example"}}},
 		"another namespace":      {func(*State) {}, func(o *Options) { o.AntreaNamespace = "antrea" }, want{status: StatusError, message: []string{"for antrea.antrea.svc:"}}},
-		"client auth only": {withTLS(newLeaf(t, w.ca, extKeyUsage(x509.ExtKeyUsageClientAuth))), nil, want{status: StatusError,
+		"client auth only": {withTLS(newLeaf(t, w.ca, testpki.ExtKeyUsage(x509.ExtKeyUsageClientAuth))), nil, want{status: StatusError,
 			message: []string{"incompatible key usage"}}},
-		"no key encipherment": {withTLS(newLeaf(t, w.ca, keyUsage(x509.KeyUsageDigitalSignature))), nil, want{status: StatusError,
+		"no key encipherment": {withTLS(newLeaf(t, w.ca, testpki.KeyUsage(x509.KeyUsageDigitalSignature))), nil, want{status: StatusError,
 			message: []string{"key usage lacks key encipherment"}}},
-		"expired": {withTLS(newLeaf(t, w.ca, validity(testNow.Add(-90*24*time.Hour), testNow.Add(-time.Hour)))), nil, want{status: StatusError,
+		"expired": {withTLS(newLeaf(t, w.ca, testpki.Validity(testNow.Add(-90*24*time.Hour), testNow.Add(-time.Hour)))), nil, want{status: StatusError,
 			message: []string{"expired"}}},
-		"within a week": {withTLS(newLeaf(t, w.ca, validity(testNow.Add(-80*24*time.Hour), testNow.Add(3*24*time.Hour)))), nil, want{status: StatusWarning,
+		"within a week": {withTLS(newLeaf(t, w.ca, testpki.Validity(testNow.Add(-80*24*time.Hour), testNow.Add(3*24*time.Hour)))), nil, want{status: StatusWarning,
 			message: []string{"3 days left"}, fix: []string{"renewBefore"}}},
 		"no ca.crt":         {func(s *State) { s.Secret.CA = nil }, nil, want{status: StatusSkipped}},
 		"no Secret":         {func(s *State) { s.Secret = nil }, nil, want{status: StatusSkipped}},
 		"garbage tls.crt":   {func(s *State) { s.Secret.TLS = []byte("not PEM") }, nil, want{status: StatusError, message: []string{"tls.crt: no PEM certificate"}}},
 		"garbage ca.crt":    {func(s *State) { s.Secret.CA = []byte("not PEM") }, nil, want{status: StatusError, message: []string{"ca.crt: no PEM certificate"}}},
-		"two CAs in ca.crt": {func(s *State) { s.Secret.CA = concat(other.pem, w.ca.pem) }, nil, want{status: StatusOK}},
+		"two CAs in ca.crt": {func(s *State) { s.Secret.CA = testpki.Concat(other.CertPEM, w.ca.CertPEM) }, nil, want{status: StatusOK}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -228,22 +230,22 @@ func TestDecodeSecretKeepsNoKey(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	raw := []byte(`{"apiVersion":"v1","kind":"Secret","type":"kubernetes.io/tls","metadata":{"name":"antrea-controller-tls"},"data":{` +
-		`"ca.crt":"` + b64(w.ca.pem) + `","tls.crt":"` + b64(w.leaf.pem) + `","tls.key":"` + b64(w.leaf.keyPEM) + `","empty":""}}`)
+		`"ca.crt":"` + b64(w.ca.CertPEM) + `","tls.crt":"` + b64(w.leaf.CertPEM) + `","tls.key":"` + b64(w.leaf.KeyPEM) + `","empty":""}}`)
 	s, err := DecodeSecret(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(s.CA) != string(w.ca.pem) || string(s.TLS) != string(w.leaf.pem) || s.Type != "kubernetes.io/tls" {
+	if string(s.CA) != string(w.ca.CertPEM) || string(s.TLS) != string(w.leaf.CertPEM) || s.Type != "kubernetes.io/tls" {
 		t.Errorf("decoded %+v", s)
 	}
 	if !s.Keys["tls.key"] || !s.Keys["ca.crt"] || s.Keys["empty"] {
 		t.Errorf("keys %v", s.Keys)
 	}
-	assertNoKey(t, dumpValue(s), w.leaf.keyPEM)
+	assertNoKey(t, dumpValue(s), w.leaf.KeyPEM)
 
 	t.Run("keys matched case-insensitively by encoding/json are not Antrea's", func(t *testing.T) {
 		t.Parallel()
-		s, err := DecodeSecret([]byte(`{"data":{"CA.CRT":"` + b64(w.ca.pem) + `"}}`))
+		s, err := DecodeSecret([]byte(`{"data":{"CA.CRT":"` + b64(w.ca.CertPEM) + `"}}`))
 		if err != nil {
 			t.Fatal(err)
 		}

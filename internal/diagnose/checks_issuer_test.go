@@ -101,7 +101,7 @@ func TestCheckIssuers(t *testing.T) {
 		"no condition yet":       {func(s *State) { s.Issuers[0].Conditions = nil }, []want{{status: StatusError, message: []string{"no Ready condition"}}}},
 		"a spec not checked yet": {func(s *State) { s.Issuers[0].Generation = 2 }, []want{{status: StatusOK, message: []string{"generation 1", "now at 2"}}}},
 		"the referenced issuer first; another not Ready is a warning": {func(s *State) {
-			other := readyClusterIssuer("aaa", w.ca.cert)
+			other := readyClusterIssuer("aaa", w.ca.Cert)
 			other.Conditions = notReady("Pending", "CA Secret not found")
 			s.Issuers = append([]Issuer{other}, s.Issuers...)
 		}, []want{{status: StatusOK, object: "AntreaClusterIssuer/antrea"}, {status: StatusWarning, object: "AntreaClusterIssuer/aaa"}}},

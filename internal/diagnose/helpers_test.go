@@ -1,14 +1,8 @@
 package diagnose
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
 	"math/big"
 	"strings"
@@ -26,98 +20,25 @@ import (
 	"k8s.io/utils/ptr"
 
 	"antrea.io/antrea-issuer/internal/keyleak"
+	"antrea.io/antrea-issuer/internal/testpki"
 )
 
 // testNow is the fixed clock of every unit test: a random-looking instant, not the wall clock.
 var testNow = time.Date(2031, 5, 17, 9, 41, 23, 0, time.UTC)
 
 // pki is a certificate built for a test, with its key.
-type pki struct {
-	cert   *x509.Certificate
-	key    crypto.Signer
-	pem    []byte
-	keyPEM []byte
-}
+type pki = testpki.Pair
 
-type certOpt func(*x509.Certificate)
-
-func validity(from, to time.Time) certOpt {
-	return func(c *x509.Certificate) { c.NotBefore, c.NotAfter = from, to }
-}
-func dnsNames(n ...string) certOpt { return func(c *x509.Certificate) { c.DNSNames = n } }
-func keyUsage(ku x509.KeyUsage) certOpt {
-	return func(c *x509.Certificate) { c.KeyUsage = ku }
-}
-func extKeyUsage(u ...x509.ExtKeyUsage) certOpt {
-	return func(c *x509.Certificate) { c.ExtKeyUsage = u }
-}
-
-func newKey(t *testing.T) (crypto.Signer, []byte) {
+// newTestCA is a CA named cn valid from a day before testNow for a year; parent nil makes it a root.
+func newTestCA(t *testing.T, cn string, parent *pki, opts ...testpki.Option) *pki {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-}
-
-func build(t *testing.T, tmpl *x509.Certificate, parent *pki, opts ...certOpt) *pki {
-	t.Helper()
-	for _, o := range opts {
-		o(tmpl)
-	}
-	key, keyPEM := newKey(t)
-	signerCert, signerKey := tmpl, key
-	if parent != nil {
-		signerCert, signerKey = parent.cert, parent.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signerCert, key.Public(), signerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &pki{cert: c, key: key, keyPEM: keyPEM, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-var serial int64 = 1
-
-func nextSerial() *big.Int { serial++; return big.NewInt(serial) }
-
-// newTestCA is a CA valid from a day before testNow for a year; parent nil makes it a root.
-func newTestCA(t *testing.T, cn string, parent *pki, opts ...certOpt) *pki {
-	t.Helper()
-	return build(t, &x509.Certificate{
-		SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: cn},
-		NotBefore: testNow.Add(-24 * time.Hour), NotAfter: testNow.Add(365 * 24 * time.Hour),
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature, BasicConstraintsValid: true, IsCA: true,
-	}, parent, opts...)
+	return testpki.NewCA(t, testNow, parent, append([]testpki.Option{testpki.CommonName(cn)}, opts...)...)
 }
 
 // newLeaf is what cert-manager issues for Antrea in kube-system by default, signed by ca.
-func newLeaf(t *testing.T, ca *pki, opts ...certOpt) *pki {
+func newLeaf(t *testing.T, ca *pki, opts ...testpki.Option) *pki {
 	t.Helper()
-	return build(t, &x509.Certificate{
-		SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: "antrea.kube-system.svc"},
-		DNSNames:  []string{"antrea.kube-system.svc", "antrea.kube-system.svc.cluster.local"},
-		NotBefore: testNow.Add(-time.Hour), NotAfter: testNow.Add(60 * 24 * time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}, ca, opts...)
-}
-
-func concat(b ...[]byte) []byte {
-	var out []byte
-	for _, x := range b {
-		out = append(out, x...)
-	}
-	return out
+	return testpki.NewLeaf(t, testNow, ca, opts...)
 }
 
 // world is a healthy installation: an AntreaClusterIssuer antrea, Antrea's Certificate, Secret,
@@ -133,18 +54,18 @@ func newWorld(t *testing.T) *world {
 }
 
 func (w *world) state() *State {
-	caPEM := w.ca.pem
+	caPEM := w.ca.CertPEM
 	s := &State{
 		Now: testNow,
 		Lease: &coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{
 			HolderIdentity: ptr.To("antrea-issuer-7d9f_1234"), LeaseDurationSeconds: ptr.To[int32](15),
 			RenewTime: &metav1.MicroTime{Time: testNow.Add(-2 * time.Second)},
 		}},
-		Issuers:      []Issuer{readyClusterIssuer("antrea", w.ca.cert)},
+		Issuers:      []Issuer{readyClusterIssuer("antrea", w.ca.Cert)},
 		Certificates: []cmapi.Certificate{antreaCert("kube-system", cmmeta.IssuerReference{Group: "certificates.antrea.io", Kind: KindClusterIssuer, Name: "antrea"})},
 		Requests:     []cmapi.CertificateRequest{request("antrea-controller-tls-1", "antrea-controller-tls", 1, readyCR())},
 		Secret: &AntreaSecret{Type: "kubernetes.io/tls", Keys: map[string]bool{keyCA: true, keyTLS: true, keyKey: true},
-			CA: caPEM, TLS: w.leaf.pem},
+			CA: caPEM, TLS: w.leaf.CertPEM},
 		ConfigMap: &corev1.ConfigMap{Data: map[string]string{"ca.crt": string(caPEM)}},
 		Approval: ApprovalEvidence{Method: MethodSAR, Allowed: map[string]bool{
 			"antreaclusterissuers.certificates.antrea.io/*": true, "antreaclusterissuers.certificates.antrea.io/antrea": true,

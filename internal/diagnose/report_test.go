@@ -143,8 +143,8 @@ func TestNoKeyMaterialInAnyReport(t *testing.T) {
 	states := map[string]func(*State){
 		"healthy":        func(*State) {},
 		"no ca.crt":      func(s *State) { s.Secret.CA = nil },
-		"antrea-ca odd":  func(s *State) { s.ConfigMap.Data["ca.crt"] = "junk" + string(w.leaf.pem) },
-		"bundle is junk": func(s *State) { s.APIServices[0].Spec.CABundle = w.leaf.pem[:40] },
+		"antrea-ca odd":  func(s *State) { s.ConfigMap.Data["ca.crt"] = "junk" + string(w.leaf.CertPEM) },
+		"bundle is junk": func(s *State) { s.APIServices[0].Spec.CABundle = w.leaf.CertPEM[:40] },
 	}
 	for name, mutate := range states {
 		t.Run(name, func(t *testing.T) {
@@ -159,7 +159,7 @@ func TestNoKeyMaterialInAnyReport(t *testing.T) {
 			if err := r.WriteJSON(&out); err != nil {
 				t.Fatal(err)
 			}
-			assertNoKey(t, out.String(), w.leaf.keyPEM)
+			assertNoKey(t, out.String(), w.leaf.KeyPEM)
 			if strings.Contains(out.String(), "-----BEGIN") {
 				t.Errorf("the report quotes PEM:\n%s", out.String())
 			}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"antrea.io/antrea-issuer/internal/testpki"
 )
 
 func TestDesiredBundle(t *testing.T) {
@@ -12,8 +14,8 @@ func TestDesiredBundle(t *testing.T) {
 	other := newTestCA(t, "another-ca", nil)
 	antreaSelf := newTestCA(t, "antrea-ca@1700000000", nil)
 	inter := newTestCA(t, "intermediate", good)
-	goodLeaf, antreaLeaf := good.leaf(t), antreaSelf.leaf(t)
-	twoCAs := cat(other.certPEM, good.certPEM)
+	goodLeaf, antreaLeaf := leafOf(t, good), leafOf(t, antreaSelf)
+	twoCAs := testpki.Concat(other.CertPEM, good.CertPEM)
 	privateKey := []byte("-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n")
 
 	tests := map[string]struct {
@@ -31,29 +33,29 @@ func TestDesiredBundle(t *testing.T) {
 		"empty secret":                {wantReason: ReasonCAMissing, wantWaiting: true},
 		"empty ca.crt and no tls.crt": {data: map[string][]byte{"ca.crt": {}}, wantReason: ReasonCAMissing, wantWaiting: true},
 		"self-signed mode shape (Antrea's own CA)": {
-			data: map[string][]byte{"tls.crt": cat(antreaLeaf, antreaSelf.certPEM)}, wantReason: ReasonSelfSignedMode,
+			data: map[string][]byte{"tls.crt": testpki.Concat(antreaLeaf, antreaSelf.CertPEM)}, wantReason: ReasonSelfSignedMode,
 			wantTakeover: true, wantMessage: "antrea-ca@1700000000",
 		},
 		"tls.crt without ca.crt (issuer publishing no CA)": {
 			data: map[string][]byte{"tls.crt": goodLeaf}, wantReason: ReasonSelfSignedMode, wantTakeover: true, wantMessage: "selfSignedCert: false",
 		},
 		"tls.crt not chaining to ca.crt": {
-			data: map[string][]byte{"ca.crt": other.certPEM, "tls.crt": goodLeaf}, wantReason: ReasonNotChained,
+			data: map[string][]byte{"ca.crt": other.CertPEM, "tls.crt": goodLeaf}, wantReason: ReasonNotChained,
 			wantTakeover: true, wantMessage: "does not chain",
 		},
 		"Antrea's self-signed tls.crt beside a stale ca.crt": {
-			data: map[string][]byte{"ca.crt": good.certPEM, "tls.crt": cat(antreaLeaf, antreaSelf.certPEM)}, wantReason: ReasonNotChained,
+			data: map[string][]byte{"ca.crt": good.CertPEM, "tls.crt": testpki.Concat(antreaLeaf, antreaSelf.CertPEM)}, wantReason: ReasonNotChained,
 			wantTakeover: true, wantMessage: "selfSignedCert: false",
 		},
 		"ca.crt with a private key after the CA": {
-			data: map[string][]byte{"ca.crt": cat(good.certPEM, privateKey), "tls.crt": goodLeaf}, wantReason: ReasonCANonCertificateBlock,
+			data: map[string][]byte{"ca.crt": testpki.Concat(good.CertPEM, privateKey), "tls.crt": goodLeaf}, wantReason: ReasonCANonCertificateBlock,
 			wantMessage: `"PRIVATE KEY" (block 2)`,
 		},
 		"ca.crt that is only a private key": {
 			data: map[string][]byte{"ca.crt": privateKey, "tls.crt": goodLeaf}, wantReason: ReasonCANonCertificateBlock, wantMessage: "private key there",
 		},
 		"ca.crt with a certificate request": {
-			data:       map[string][]byte{"ca.crt": cat(good.certPEM, []byte("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"))},
+			data:       map[string][]byte{"ca.crt": testpki.Concat(good.CertPEM, []byte("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"))},
 			wantReason: ReasonCANonCertificateBlock, wantMessage: "CERTIFICATE REQUEST",
 		},
 		"unparsable ca.crt": {
@@ -61,24 +63,24 @@ func TestDesiredBundle(t *testing.T) {
 			wantReason: ReasonCAInvalid,
 		},
 		"ca.crt without PEM":           {data: map[string][]byte{"ca.crt": []byte("not pem"), "tls.crt": goodLeaf}, wantReason: ReasonCAInvalid},
-		"unparsable tls.crt":           {data: map[string][]byte{"ca.crt": good.certPEM, "tls.crt": []byte("garbage")}, wantReason: ReasonServingCertInvalid},
-		"ca.crt, no tls.crt":           {data: map[string][]byte{"ca.crt": good.certPEM}, wantReason: ReasonServingCertMissing, wantWaiting: true, wantMessage: "not published until"},
-		"unrelated ca.crt, no tls.crt": {data: map[string][]byte{"ca.crt": other.certPEM}, wantReason: ReasonServingCertMissing, wantWaiting: true},
+		"unparsable tls.crt":           {data: map[string][]byte{"ca.crt": good.CertPEM, "tls.crt": []byte("garbage")}, wantReason: ReasonServingCertInvalid},
+		"ca.crt, no tls.crt":           {data: map[string][]byte{"ca.crt": good.CertPEM}, wantReason: ReasonServingCertMissing, wantWaiting: true, wantMessage: "not published until"},
+		"unrelated ca.crt, no tls.crt": {data: map[string][]byte{"ca.crt": other.CertPEM}, wantReason: ReasonServingCertMissing, wantWaiting: true},
 		"good (cert-manager shape)": {
-			data: map[string][]byte{"ca.crt": good.certPEM, "tls.crt": cat(goodLeaf, good.certPEM)}, wantPEM: good.certPEM, wantCerts: 1,
+			data: map[string][]byte{"ca.crt": good.CertPEM, "tls.crt": testpki.Concat(goodLeaf, good.CertPEM)}, wantPEM: good.CertPEM, wantCerts: 1,
 		},
 		"good: two CAs during a rotation, leaf under the second": {
 			data: map[string][]byte{"ca.crt": twoCAs, "tls.crt": goodLeaf}, wantPEM: twoCAs, wantCerts: 2,
 		},
 		"good: leaf through an intermediate in tls.crt": {
-			data: map[string][]byte{"ca.crt": good.certPEM, "tls.crt": cat(inter.leaf(t), inter.certPEM)}, wantPEM: good.certPEM, wantCerts: 1,
+			data: map[string][]byte{"ca.crt": good.CertPEM, "tls.crt": testpki.Concat(leafOf(t, inter), inter.CertPEM)}, wantPEM: good.CertPEM, wantCerts: 1,
 		},
 		"good: bytes kept verbatim (comments and trailing whitespace)": {
-			data:    map[string][]byte{"ca.crt": cat([]byte("# antrea CA\n"), good.certPEM, []byte("\n\n")), "tls.crt": goodLeaf},
-			wantPEM: cat([]byte("# antrea CA\n"), good.certPEM, []byte("\n\n")), wantCerts: 1,
+			data:    map[string][]byte{"ca.crt": testpki.Concat([]byte("# antrea CA\n"), good.CertPEM, []byte("\n\n")), "tls.crt": goodLeaf},
+			wantPEM: testpki.Concat([]byte("# antrea CA\n"), good.CertPEM, []byte("\n\n")), wantCerts: 1,
 		},
 		"custom key": {
-			data: map[string][]byte{"bundle.pem": good.certPEM, "tls.crt": goodLeaf}, key: "bundle.pem", wantPEM: good.certPEM, wantCerts: 1,
+			data: map[string][]byte{"bundle.pem": good.CertPEM, "tls.crt": goodLeaf}, key: "bundle.pem", wantPEM: good.CertPEM, wantCerts: 1,
 		},
 	}
 	for name, tc := range tests {
@@ -129,14 +131,14 @@ func TestDesiredBundle(t *testing.T) {
 func TestBundleEquivalent(t *testing.T) {
 	t.Parallel()
 	ca, next, other := newTestCA(t, "antrea-issuer-ca", nil), newTestCA(t, "antrea-issuer-ca-2", nil), newTestCA(t, "other", nil)
-	leaf, oldLeaf, otherLeaf := ca.leaf(t), ca.leaf(t), other.leaf(t)
+	leaf, oldLeaf, otherLeaf := leafOf(t, ca), leafOf(t, ca), leafOf(t, other)
 	inter := newTestCA(t, "intermediate", ca)
-	s := secretWith(map[string][]byte{"ca.crt": ca.certPEM, "tls.crt": cat(leaf, ca.certPEM)})
+	s := secretWith(map[string][]byte{"ca.crt": ca.CertPEM, "tls.crt": testpki.Concat(leaf, ca.CertPEM)})
 	b, err := DesiredBundle(s, "ca.crt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rotating, err := DesiredBundle(secretWith(map[string][]byte{"ca.crt": cat(next.certPEM, ca.certPEM), "tls.crt": leaf}), "ca.crt")
+	rotating, err := DesiredBundle(secretWith(map[string][]byte{"ca.crt": testpki.Concat(next.CertPEM, ca.CertPEM), "tls.crt": leaf}), "ca.crt")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,26 +147,26 @@ func TestBundleEquivalent(t *testing.T) {
 		target []byte
 		want   bool
 	}{
-		"same bytes":                                   {b, ca.certPEM, true},
-		"served tls.crt verbatim (leaf + CA)":          {b, cat(leaf, ca.certPEM), true},
-		"CA then leaf, other whitespace":               {b, cat(ca.certPEM, []byte("\n"), leaf), true},
-		"CA twice":                                     {b, cat(ca.certPEM, ca.certPEM), true},
-		"an older leaf of the same CA":                 {b, cat(oldLeaf, ca.certPEM), true},
-		"two leaves of the same CA":                    {b, cat(leaf, oldLeaf, ca.certPEM), true},
+		"same bytes":                                   {b, ca.CertPEM, true},
+		"served tls.crt verbatim (leaf + CA)":          {b, testpki.Concat(leaf, ca.CertPEM), true},
+		"CA then leaf, other whitespace":               {b, testpki.Concat(ca.CertPEM, []byte("\n"), leaf), true},
+		"CA twice":                                     {b, testpki.Concat(ca.CertPEM, ca.CertPEM), true},
+		"an older leaf of the same CA":                 {b, testpki.Concat(oldLeaf, ca.CertPEM), true},
+		"two leaves of the same CA":                    {b, testpki.Concat(leaf, oldLeaf, ca.CertPEM), true},
 		"the leaf alone":                               {b, leaf, false},
-		"a leaf of another CA":                         {b, cat(otherLeaf, ca.certPEM), false},
-		"an intermediate of the CA":                    {b, cat(inter.certPEM, ca.certPEM), false},
-		"another CA":                                   {b, other.certPEM, false},
-		"the CA and another CA":                        {b, cat(ca.certPEM, other.certPEM), false},
+		"a leaf of another CA":                         {b, testpki.Concat(otherLeaf, ca.CertPEM), false},
+		"an intermediate of the CA":                    {b, testpki.Concat(inter.CertPEM, ca.CertPEM), false},
+		"another CA":                                   {b, other.CertPEM, false},
+		"the CA and another CA":                        {b, testpki.Concat(ca.CertPEM, other.CertPEM), false},
 		"empty":                                        {b, nil, false},
 		"garbage":                                      {b, []byte("garbage"), false},
-		"rotation: only the old CA":                    {rotating, ca.certPEM, false},
-		"rotation: both CAs in another order":          {rotating, cat(ca.certPEM, next.certPEM), false},
-		"rotation: both CAs, a comment between":        {rotating, cat(next.certPEM, []byte("# old\n"), ca.certPEM), true},
-		"rotation: leaf + both CAs":                    {rotating, cat(leaf, next.certPEM, ca.certPEM), true},
-		"rotation: Antrea's adopted leaf + old CA":     {rotating, cat(leaf, ca.certPEM), false},
-		"CA and a private key (never equivalent)":      {b, cat(ca.certPEM, []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")), false},
-		"zero bundle is equivalent to nothing but nil": {Bundle{}, ca.certPEM, false},
+		"rotation: only the old CA":                    {rotating, ca.CertPEM, false},
+		"rotation: both CAs in another order":          {rotating, testpki.Concat(ca.CertPEM, next.CertPEM), false},
+		"rotation: both CAs, a comment between":        {rotating, testpki.Concat(next.CertPEM, []byte("# old\n"), ca.CertPEM), true},
+		"rotation: leaf + both CAs":                    {rotating, testpki.Concat(leaf, next.CertPEM, ca.CertPEM), true},
+		"rotation: Antrea's adopted leaf + old CA":     {rotating, testpki.Concat(leaf, ca.CertPEM), false},
+		"CA and a private key (never equivalent)":      {b, testpki.Concat(ca.CertPEM, []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")), false},
+		"zero bundle is equivalent to nothing but nil": {Bundle{}, ca.CertPEM, false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

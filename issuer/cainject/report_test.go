@@ -13,6 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"antrea.io/antrea-issuer/internal/testpki"
 )
 
 // newTestReporter returns a reporter on a fake clock seeded at a random time, a fresh registry
@@ -101,7 +103,7 @@ func TestReporterFlap(t *testing.T) {
 	antrea := func() *corev1.Secret {
 		self := newTestCA(t, "antrea-ca@1700000000", nil)
 		s := issued(t, ours) // Antrea rewrites only tls.crt and tls.key: ca.crt stays
-		s.Data["tls.crt"] = cat(self.leaf(t), self.certPEM)
+		s.Data["tls.crt"] = testpki.Concat(leafOf(t, self), self.CertPEM)
 		return s
 	}
 
@@ -178,7 +180,7 @@ func TestReporterNoTakeoverNoWait(t *testing.T) {
 	r, _, reg, rec := newTestReporter(t, time.Hour)
 	ca := newTestCA(t, "antrea-issuer-ca", nil)
 	withKey := issued(t, ca)
-	withKey.Data["ca.crt"] = cat(ca.certPEM, []byte("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n"))
+	withKey.Data["ca.crt"] = testpki.Concat(ca.CertPEM, []byte("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n"))
 	for i := range 3 {
 		withKey.ResourceVersion = strconv.Itoa(i + 10)
 		if pub, _ := step(t, r, withKey); pub {
