@@ -594,8 +594,11 @@ func restoreFalseMode(t *testing.T) {
 		case err != nil:
 			t.Error(err)
 		default:
+			// A merge patch carries no resourceVersion: cert-manager's concurrent status writes
+			// cannot make it conflict.
+			orig := cur.DeepCopy()
 			cur.Spec = want.Spec
-			if err := suite.client.Update(ctx, cur); err != nil {
+			if err := suite.client.Patch(ctx, cur, client.MergeFrom(orig)); err != nil {
 				t.Error(err)
 			}
 		}

@@ -140,6 +140,9 @@ func (g *Gate) Check(ctx context.Context, namespace, certificateName string, tru
 		return fmt.Errorf("%w: Antrea's configuration %s/%s cannot be read (%w); antrea-issuer needs get on it, or --antrea-config-map= to sign regardless",
 			ErrHeld, namespace, g.opts.ConfigMapName, err)
 	}
+	if in.Config == nil || Decide(in) == nil {
+		return nil // without Antrea's configuration, or with selfSignedCert: false, the Secret does not matter
+	}
 	secret := &corev1.Secret{}
 	switch err := g.reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: g.opts.SecretName}, secret); {
 	case err == nil:
