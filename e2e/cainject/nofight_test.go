@@ -163,8 +163,9 @@ func TestStaleResyncAfterACAChange(t *testing.T) {
 // testFileLag and which republishes every testResync, with agents trusting antrea-ca and
 // handshaking every 20 ms. Whatever antrea-controller republishes from its stale files, no agent
 // ever distrusts the served certificate, and per CA change each object is written at most once
-// by antrea-controller (a resync falls inside the lag at most once) and at most once more by the
-// sync than antrea-controller wrote it: never a loop. Steady state before and after: no writes.
+// per stale round by antrea-controller (a resync falls inside the lag at most once; a loaded
+// machine can add a second round) and at most once more by the sync than antrea-controller wrote
+// it: never a loop. Steady state before and after: no writes.
 func TestRotationBesideLaggingAntrea(t *testing.T) {
 	env, ctx := cluster(t)
 	c := env.Client
@@ -233,10 +234,16 @@ func TestRotationBesideLaggingAntrea(t *testing.T) {
 		})
 		antrea, ours := diff(sim.Stats().Writes, before.Writes), diff(h.requests.writes(), oursBefore)
 		table = append(table, fmt.Sprintf("%s: antrea-controller %s, the sync %s", st.name, describeCounts(antrea), describeCounts(ours)))
+		// A resync inside the lag is one stale round; on a loaded machine a second one can follow
+		// (see TestStaleResyncAfterACAChange). Never more, and one repair per revert.
+		staleRounds := antrea["ConfigMap/"+antreasim.CAConfigMapName]
+		if staleRounds > 2 {
+			t.Errorf("%s: antrea-controller published a stale bundle in %d rounds, want at most 2", st.name, staleRounds)
+		}
 		for _, id := range objectIDs(antrea, ours) {
-			if antrea[id] > 1 || ours[id] > 1+antrea[id] {
-				t.Errorf("%s: %s written %d times by antrea-controller and %d by the sync; want at most 1 and at most 1 + %d",
-					st.name, id, antrea[id], ours[id], antrea[id])
+			if antrea[id] > max(staleRounds, 1) || ours[id] > 1+antrea[id] {
+				t.Errorf("%s: %s written %d times by antrea-controller and %d by the sync; want at most once per stale round (%d) and at most 1 + %d",
+					st.name, id, antrea[id], ours[id], staleRounds, antrea[id])
 			}
 		}
 		if n := len(objectIDs(nil, ours)); n != 8 {
