@@ -46,7 +46,7 @@ func certificateStates(crs []cmapi.CertificateRequest, signedByActive func(*cmap
 		if current == nil {
 			continue
 		}
-		st := certificateState{Key: key, Revision: revision(current), Issued: true, CA: current.Status.CA, SignedByActive: signedByActive(current)}
+		st := certificateState{Key: key, Revision: revision(current), Issued: true, CA: current.Status.CA, SignedByActive: signedByActive(current), IssuedAt: issuedAt(current)}
 		for _, cr := range reqs {
 			if revision(cr) <= st.Revision {
 				continue
@@ -82,6 +82,17 @@ func revision(cr *cmapi.CertificateRequest) int {
 		return -1
 	}
 	return r
+}
+
+// issuedAt is when a request was signed: its Ready condition's transition to True (to the
+// second, as the API stores it); zero when it does not say.
+func issuedAt(cr *cmapi.CertificateRequest) time.Time {
+	for _, c := range cr.Status.Conditions {
+		if c.Type == cmapi.CertificateRequestConditionReady && c.Status == cmmeta.ConditionTrue && c.LastTransitionTime != nil {
+			return c.LastTransitionTime.Time
+		}
+	}
+	return time.Time{}
 }
 
 // failure reports whether a request failed or was denied, and when.

@@ -134,3 +134,27 @@ func TestRequestEventMatters(t *testing.T) {
 		}
 	})
 }
+
+func TestCertificateStates(t *testing.T) {
+	t.Parallel()
+	phaseSince := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
+	issued1 := phaseSince.Add(-time.Hour)
+	issued2 := phaseSince.Add(time.Minute)
+	rev := func(r string, opts ...requestOption) cmapi.CertificateRequest {
+		cr := request(append([]requestOption{withRevision(r)}, opts...)...)
+		cr.Name = "web-" + r
+		return *cr
+	}
+	states := certificateStates([]cmapi.CertificateRequest{
+		rev("1", withReady(cmmeta.ConditionTrue, cmapi.CertificateRequestReasonIssued, issued1), withCertificate("leaf-1", "ca-1")),
+		rev("2", withReady(cmmeta.ConditionTrue, cmapi.CertificateRequestReasonIssued, issued2), withCertificate("leaf-2", "ca-2")),
+		rev("3"), // cert-manager issuing the next one
+	}, func(cr *cmapi.CertificateRequest) bool { return string(cr.Status.Certificate) == "leaf-2" }, phaseSince)
+	if len(states) != 1 {
+		t.Fatalf("states = %+v, want one Certificate", states)
+	}
+	got := states[0]
+	if got.Revision != 2 || !got.Issued || !got.Issuing || got.FailedRecently || string(got.CA) != "ca-2" || !got.SignedByActive || !got.IssuedAt.Equal(issued2) {
+		t.Errorf("state = %+v, want revision 2 issued at %s, signed by the active CA, issuing the next", got, issued2)
+	}
+}

@@ -48,6 +48,9 @@ type certificateState struct {
 	CA []byte
 	// SignedByActive is true when its current leaf was signed by the active CA.
 	SignedByActive bool
+	// IssuedAt is when its current certificate was issued (its request became Ready); zero when
+	// unknown.
+	IssuedAt time.Time
 	// FailedRecently is true when its last issuance failed after the current phase began:
 	// cert-manager backs off, and re-triggering it at every look would defeat that back-off.
 	FailedRecently bool
@@ -61,7 +64,10 @@ type rotationInput struct {
 	PhaseSince time.Time
 	// RenewBefore: a Steady CA starts rotating this long before it expires.
 	RenewBefore time.Duration
-	// MinPhaseDuration is the least time Prepared and Activated last.
+	// MinPhaseDuration is the least time Prepared and Activated last, and the least time between
+	// the last certificate issued in the phase and the next step: servers reload a re-issued
+	// Secret late (kubelet), so the step after a late re-issue (after a restart of this
+	// controller, or a slow cert-manager) waits for them as well.
 	MinPhaseDuration time.Duration
 	// RequestPending is true when a user asked for a rotation not yet started.
 	RequestPending bool
@@ -143,8 +149,14 @@ func planRotation(in rotationInput) rotationPlan {
 			plan.RequeueAfter = pollWhileRotating
 			return plan
 		}
-		if dwellEnd := in.PhaseSince.Add(in.MinPhaseDuration); in.Now.Before(dwellEnd) {
-			plan.Waiting = fmt.Sprintf("%s at %s, after the minimum phase duration", next, dwellEnd.UTC().Format(time.RFC3339))
+		since, what := in.PhaseSince, "the minimum phase duration"
+		for _, c := range in.Certificates {
+			if c.Issued && c.IssuedAt.After(since) {
+				since, what = c.IssuedAt, "the minimum phase duration after the last certificate was issued"
+			}
+		}
+		if dwellEnd := since.Add(in.MinPhaseDuration); in.Now.Before(dwellEnd) {
+			plan.Waiting = fmt.Sprintf("%s at %s, after %s", next, dwellEnd.UTC().Format(time.RFC3339), what)
 			plan.RequeueAfter = dwellEnd.Sub(in.Now)
 			return plan
 		}

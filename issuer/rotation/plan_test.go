@@ -32,6 +32,7 @@ func TestPlanRotation(t *testing.T) {
 		return certificateState{Key: types.NamespacedName{Namespace: "kube-system", Name: name}, Issued: true, CA: g.Bundle().PEM(), SignedByActive: signedByActive}
 	}
 	issuing := func(c certificateState) certificateState { c.Issuing = true; return c }
+	issuedAt := func(c certificateState, at time.Time) certificateState { c.IssuedAt = at; return c }
 	failed := func(c certificateState) certificateState { c.FailedRecently = true; return c }
 	never := certificateState{Key: types.NamespacedName{Namespace: "kube-system", Name: "never"}}
 
@@ -96,6 +97,17 @@ func TestPlanRotation(t *testing.T) {
 			in: rotationInput{Generations: activated, PhaseSince: now.Add(-10 * time.Minute), MinPhaseDuration: 5 * time.Minute,
 				Certificates: []certificateState{cert("c", activated, true)}},
 			wantStep: stepRetire,
+		},
+		"activated, dwell over but the leaf re-issued a moment ago (a restart mid-phase): wait from its issuance": {
+			in: rotationInput{Generations: activated, PhaseSince: now.Add(-10 * time.Minute), MinPhaseDuration: 5 * time.Minute,
+				Certificates: []certificateState{issuedAt(cert("c", activated, true), now.Add(-time.Minute)), issuedAt(cert("d", activated, true), now.Add(-time.Hour))}},
+			wantWaiting: "Retire at 2027-03-01T12:04:00Z, after the minimum phase duration after the last certificate was issued",
+			wantRequeue: 4 * time.Minute,
+		},
+		"prepared, the bundle re-issued long ago in the phase: the phase's own dwell counts": {
+			in: rotationInput{Generations: prepared, PhaseSince: now.Add(-10 * time.Minute), MinPhaseDuration: 5 * time.Minute,
+				Certificates: []certificateState{issuedAt(cert("c", prepared, true), now.Add(-9*time.Minute))}},
+			wantStep: stepActivate,
 		},
 		"steady after retiring, ca.crt still lists the old CA: re-issue, no new rotation": {
 			in:          rotationInput{Generations: steadyB, RenewBefore: 30 * 24 * time.Hour, Certificates: []certificateState{cert("c", activated, true)}},
