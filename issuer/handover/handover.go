@@ -110,12 +110,9 @@ func New(r client.Reader, o Options) (*Gate, error) {
 // configuration changes first.
 func (g *Gate) RetryAfter() time.Duration { return g.opts.RetryAfter }
 
-// Options are the gate's options.
-func (g *Gate) Options() Options { return g.opts }
-
-// Check returns an error wrapping ErrHeld, with a message saying what to do, when the request
-// namespace/name, made for cert-manager's Certificate certificateName, must wait; nil when it may
-// be signed with a CA whose certificates are trusted. Other errors are API errors.
+// Check tells whether a request in namespace, made for cert-manager's Certificate
+// certificateName, must wait before it is signed with a CA whose bundle is trusted: an error
+// wrapping ErrHeld says why and what to do; nil lets it be signed; other errors are API errors.
 func (g *Gate) Check(ctx context.Context, namespace, certificateName string, trusted []*x509.Certificate) error {
 	if namespace != g.opts.Namespace || certificateName == "" {
 		return nil
