@@ -62,10 +62,11 @@ func (c *Controller) sign(ctx context.Context, cr issuerlibsigner.CertificateReq
 		}
 		return issuerlibsigner.PEMBundle{}, err
 	}
-	if err := c.checkHandover(ctx, cr, gens.Bundle()); err != nil {
+	bundle := gens.Bundle()
+	if err := c.checkHandover(ctx, cr, bundle); err != nil {
 		return issuerlibsigner.PEMBundle{}, err
 	}
-	res, err := signer.Sign(start, gens.Active, gens.Bundle(), template, signer.SignOptions{})
+	res, err := signer.Sign(start, gens.Active, bundle, template, signer.SignOptions{})
 	switch {
 	case errors.Is(err, signer.ErrCAUnusable), errors.Is(err, signer.ErrBundleMismatch):
 		return issuerlibsigner.PEMBundle{}, issuerlibsigner.IssuerError{Err: expected.Mark(err)}
@@ -100,7 +101,7 @@ func (c *Controller) checkHandover(ctx context.Context, cr issuerlibsigner.Certi
 	if c.opts.Handover == nil {
 		return nil
 	}
-	err := c.opts.Handover.Check(ctx, cr.GetNamespace(), cr.GetAnnotations()[cmapi.CertificateNameKey], trusted.Certificates())
+	err := c.opts.Handover.Check(ctx, cr.GetNamespace(), cr.GetAnnotations()[cmapi.CertificateNameKey], trusted)
 	switch {
 	case err == nil:
 		if _, was := c.held.LoadAndDelete(cr.GetUID()); was {

@@ -110,7 +110,8 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	byObject := map[client.Object]cache.ByObject{&corev1.Secret{}: {Namespaces: byNS}}
 	if opts.EnableIssuer && opts.AntreaConfigMap != "" {
-		// Only Antrea's configuration, watched to sign a held request at once (issuer/handover).
+		// Only Antrea's configuration: watched to sign a held request at once, and read from
+		// this cache by the handover gate (issuer/handover).
 		byObject[&corev1.ConfigMap{}] = opts.handoverOptions().CacheByObject()
 	}
 	cacheOpts := cache.Options{
@@ -131,8 +132,9 @@ func run(ctx context.Context, opts *Options) error {
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		Client: client.Options{Cache: &client.CacheOptions{
-			// The issuer reads ConfigMaps only with its API reader; a Get through the default
-			// client must never start a ConfigMap informer.
+			// The issuer reads ConfigMaps only through the cache restricted to Antrea's
+			// configuration; a Get through the default client must never start a cluster-wide
+			// ConfigMap informer.
 			DisableFor: []client.Object{&corev1.ConfigMap{}},
 		}},
 	})
@@ -158,7 +160,7 @@ func run(ctx context.Context, opts *Options) error {
 			return err
 		}
 		if opts.AntreaConfigMap != "" {
-			gate, err := handover.New(mgr.GetAPIReader(), opts.handoverOptions())
+			gate, err := handover.New(mgr.GetAPIReader(), mgr.GetCache(), opts.handoverOptions())
 			if err != nil {
 				return err
 			}

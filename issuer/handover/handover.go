@@ -13,7 +13,6 @@ package handover
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"time"
@@ -32,7 +31,8 @@ import (
 )
 
 // RBAC: Antrea's configuration, read by name, and watched (through a cache restricted to its
-// name) so that a held request is signed as soon as it says selfSignedCert: false. The Secret itself is readable through the CA bundle sync's rule, Certificates through rotation's.
+// name) so that a held request is signed as soon as it says selfSignedCert: false. The Secret
+// itself is readable through the CA bundle sync's rule, Certificates through rotation's.
 // +kubebuilder:rbac:groups="",namespace=kube-system,resources=configmaps,verbs=get;list;watch,resourceNames=antrea-config
 
 // Defaults: Antrea's own names.
@@ -79,11 +79,6 @@ func (o Options) Validate() error {
 	return errors.Join(errs...)
 }
 
-// ConfigMapKey is Antrea's configuration, whose changes must wake held requests.
-func (o Options) ConfigMapKey() types.NamespacedName {
-	return types.NamespacedName{Namespace: o.Namespace, Name: o.ConfigMapName}
-}
-
 // CacheByObject restricts a cache of ConfigMaps to Antrea's configuration, the one ConfigMap the
 // gate watches (list and watch by metadata.name, which RBAC's resourceNames authorizes).
 func (o Options) CacheByObject() cache.ByObject {
@@ -94,16 +89,18 @@ func (o Options) CacheByObject() cache.ByObject {
 
 // Gate decides, per CertificateRequest, whether signing must wait.
 type Gate struct {
-	reader client.Reader // uncached: these objects are read rarely, and only by name
+	reader client.Reader // the Certificate and the Secret: read rarely, by name, uncached
+	config client.Reader // Antrea's configuration: the cache that watches it (CacheByObject)
 	opts   Options
 }
 
-// New returns a Gate reading with r, which should be the manager's API reader.
-func New(r client.Reader, o Options) (*Gate, error) {
+// New returns a Gate reading the Certificate and the Secret with reader (the manager's API
+// reader) and Antrea's configuration with config (the manager's cache).
+func New(reader, config client.Reader, o Options) (*Gate, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	return &Gate{reader: r, opts: o}, nil
+	return &Gate{reader: reader, config: config, opts: o}, nil
 }
 
 // RetryAfter is how long a held request waits before it is looked at again, unless Antrea's
@@ -113,7 +110,7 @@ func (g *Gate) RetryAfter() time.Duration { return g.opts.RetryAfter }
 // Check tells whether a request in namespace, made for cert-manager's Certificate
 // certificateName, must wait before it is signed with a CA whose bundle is trusted: an error
 // wrapping ErrHeld says why and what to do; nil lets it be signed; other errors are API errors.
-func (g *Gate) Check(ctx context.Context, namespace, certificateName string, trusted []*x509.Certificate) error {
+func (g *Gate) Check(ctx context.Context, namespace, certificateName string, trusted signer.Bundle) error {
 	if namespace != g.opts.Namespace || certificateName == "" {
 		return nil
 	}
@@ -127,67 +124,71 @@ func (g *Gate) Check(ctx context.Context, namespace, certificateName string, tru
 	if crt.Spec.SecretName != g.opts.SecretName {
 		return nil
 	}
-	in := Inputs{ConfigKey: g.opts.ConfigKey, Trusted: trusted}
+	in := inputs{configKey: g.opts.ConfigKey, trusted: trusted}
 	cm := &corev1.ConfigMap{}
-	switch err := g.reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: g.opts.ConfigMapName}, cm); {
+	switch err := g.config.Get(ctx, types.NamespacedName{Namespace: namespace, Name: g.opts.ConfigMapName}, cm); {
 	case err == nil:
-		in.Config = cm
+		in.config = cm
 	case !apierrors.IsNotFound(err):
 		// Unable to tell which mode Antrea runs: waiting is safe, failing the request is not.
 		return fmt.Errorf("%w: Antrea's configuration %s/%s cannot be read (%w); antrea-issuer needs get on it, or --antrea-config-map= to sign regardless",
 			ErrHeld, namespace, g.opts.ConfigMapName, err)
 	}
-	if in.Config == nil || Decide(in) == nil {
-		return nil // without Antrea's configuration, or with selfSignedCert: false, the Secret does not matter
-	}
-	secret := &corev1.Secret{}
-	switch err := g.reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: g.opts.SecretName}, secret); {
-	case err == nil:
-		in.Secret = secret
-	case !apierrors.IsNotFound(err):
-		return fmt.Errorf("%w: Secret %s/%s cannot be read (%w)", ErrHeld, namespace, g.opts.SecretName, err)
-	}
-	return Decide(in)
+	// The Secret matters only in Antrea's default mode: decide reads it then, and only then.
+	return decide(in, func() (*corev1.Secret, error) {
+		secret := &corev1.Secret{}
+		switch err := g.reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: g.opts.SecretName}, secret); {
+		case apierrors.IsNotFound(err):
+			return nil, nil
+		case err != nil:
+			return nil, fmt.Errorf("%w: Secret %s/%s cannot be read (%w)", ErrHeld, namespace, g.opts.SecretName, err)
+		}
+		return secret, nil
+	})
 }
 
-// Inputs are what Decide looks at.
-type Inputs struct {
-	Config    *corev1.ConfigMap // Antrea's configuration; nil when it does not exist
-	ConfigKey string
-	Secret    *corev1.Secret // Antrea's Secret; nil when it does not exist
-	Trusted   []*x509.Certificate
+// inputs are what decide looks at besides Antrea's Secret.
+type inputs struct {
+	config    *corev1.ConfigMap // Antrea's configuration; nil when it does not exist
+	configKey string
+	trusted   signer.Bundle
 }
 
-// Decide is the gate's rule: hold when Antrea's configuration says it runs its default mode and
-// the Secret does not already hold a certificate from a trusted CA (a renewal).
-func Decide(in Inputs) error {
-	if in.Config == nil {
+// decide is the gate's rule: hold when Antrea's configuration says it runs its default mode and
+// its Secret (read with secret, nil when it does not exist) does not already hold a certificate
+// from a trusted CA (a renewal).
+func decide(in inputs, secret func() (*corev1.Secret, error)) error {
+	if in.config == nil {
 		return nil // no Antrea configuration to go by (Antrea not installed yet, or named otherwise)
 	}
-	ref := in.Config.Namespace + "/" + in.Config.Name
-	selfSigned, err := SelfSignedCert(in.Config.Data[in.ConfigKey])
+	ref := in.config.Namespace + "/" + in.config.Name
+	selfSigned, err := selfSignedCert(in.config.Data[in.configKey])
 	if err != nil {
 		return fmt.Errorf("%w: %s in ConfigMap %s cannot be read (%w), so antrea-controller may run its default mode; fix it, or stop antrea-controller and set selfSignedCert: false (docs/migration.md)",
-			ErrHeld, in.ConfigKey, ref, err)
+			ErrHeld, in.configKey, ref, err)
 	}
 	if !selfSigned {
 		return nil
 	}
-	if in.Secret != nil && servesFrom(in.Secret.Data["tls.crt"], in.Trusted) {
+	s, err := secret()
+	if err != nil {
+		return err
+	}
+	if s != nil && servesFrom(s.Data["tls.crt"], in.trusted) {
 		return nil // a renewal: Antrea's clients trust this CA already
 	}
 	return fmt.Errorf("%w: ConfigMap %s says selfSignedCert: true, and antrea-controller would serve this certificate the moment cert-manager writes it, before its agents trust the CA; stop antrea-controller, set selfSignedCert: false there, and it is signed within seconds (docs/migration.md)",
 		ErrHeld, ref)
 }
 
-// servesFrom tells whether the first certificate of tlsCrt was signed by one of trusted.
-func servesFrom(tlsCrt []byte, trusted []*x509.Certificate) bool {
+// servesFrom tells whether the first certificate of tlsCrt was signed by a CA of trusted.
+func servesFrom(tlsCrt []byte, trusted signer.Bundle) bool {
 	chain, err := signer.ParseBundle(tlsCrt)
-	if err != nil || len(chain.Certificates()) == 0 {
+	if err != nil || chain.Len() == 0 {
 		return false
 	}
 	leaf := chain.Certificates()[0]
-	for _, ca := range trusted {
+	for _, ca := range trusted.Certificates() {
 		if leaf.CheckSignatureFrom(ca) == nil {
 			return true
 		}
@@ -200,8 +201,8 @@ type antreaControllerConf struct {
 	SelfSignedCert *bool `json:"selfSignedCert"`
 }
 
-// SelfSignedCert reads selfSignedCert from antrea-controller.conf; Antrea's default is true.
-func SelfSignedCert(conf string) (bool, error) {
+// selfSignedCert reads selfSignedCert from antrea-controller.conf; Antrea's default is true.
+func selfSignedCert(conf string) (bool, error) {
 	var c antreaControllerConf
 	if err := yaml.Unmarshal([]byte(conf), &c); err != nil {
 		return false, err

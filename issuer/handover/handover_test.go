@@ -26,12 +26,12 @@ func TestSelfSignedCert(t *testing.T) {
 		"featureGates:\n  Foo: true\nselfSignedCert: false\n": false,
 		"apiPort: 10349\n": true,
 	} {
-		got, err := SelfSignedCert(conf)
+		got, err := selfSignedCert(conf)
 		if err != nil || got != want {
-			t.Errorf("SelfSignedCert(%q) = %v, %v; want %v", conf, got, err, want)
+			t.Errorf("selfSignedCert(%q) = %v, %v; want %v", conf, got, err, want)
 		}
 	}
-	if _, err := SelfSignedCert("selfSignedCert: [nope"); err == nil {
+	if _, err := selfSignedCert("selfSignedCert: [nope"); err == nil {
 		t.Error("malformed YAML read without error")
 	}
 }
@@ -68,32 +68,33 @@ func TestDecide(t *testing.T) {
 	secret := func(tlsCrt []byte) *corev1.Secret {
 		return &corev1.Secret{Data: map[string][]byte{"tls.crt": tlsCrt}}
 	}
-	trusted := []*x509.Certificate{ca.Cert}
+	trusted := signer.NewBundle(ca.Cert)
 
 	for _, tc := range []struct {
 		name   string
-		in     Inputs
+		in     inputs
+		secret *corev1.Secret // nil: none
 		held   bool
 		reason string // a part of the message when held
 	}{
-		{name: "no Antrea configuration", in: Inputs{Secret: secret(leafFrom(other)), Trusted: trusted}},
-		{name: "selfSignedCert: false", in: Inputs{Config: config("selfSignedCert: false\n"), Secret: secret(leafFrom(other)), Trusted: trusted}},
-		{name: "default mode, Antrea's own pair", in: Inputs{Config: config("selfSignedCert: true\n"), Secret: secret(leafFrom(other)), Trusted: trusted},
+		{name: "no Antrea configuration", in: inputs{trusted: trusted}, secret: secret(leafFrom(other))},
+		{name: "selfSignedCert: false", in: inputs{config: config("selfSignedCert: false\n"), trusted: trusted}, secret: secret(leafFrom(other))},
+		{name: "default mode, Antrea's own pair", in: inputs{config: config("selfSignedCert: true\n"), trusted: trusted}, secret: secret(leafFrom(other)),
 			held: true, reason: "selfSignedCert: true"},
-		{name: "default mode by omission, no Secret yet", in: Inputs{Config: config("#selfSignedCert: true\n"), Trusted: trusted},
+		{name: "default mode by omission, no Secret yet", in: inputs{config: config("#selfSignedCert: true\n"), trusted: trusted},
 			held: true, reason: "stop antrea-controller"},
-		{name: "default mode, Secret without tls.crt", in: Inputs{Config: config(""), Secret: secret(nil), Trusted: trusted}, held: true},
-		{name: "default mode, Secret holding garbage", in: Inputs{Config: config(""), Secret: secret([]byte("not PEM")), Trusted: trusted}, held: true},
-		{name: "default mode, renewal of a certificate from this CA", in: Inputs{Config: config(""), Secret: secret(leafFrom(ca)), Trusted: trusted}},
-		{name: "default mode, certificate from the other CA of a rotation", in: Inputs{Config: config(""), Secret: secret(leafFrom(other)), Trusted: []*x509.Certificate{ca.Cert, other.Cert}}},
-		{name: "unreadable configuration", in: Inputs{Config: config("selfSignedCert: [\n"), Secret: secret(leafFrom(ca)), Trusted: trusted},
+		{name: "default mode, Secret without tls.crt", in: inputs{config: config(""), trusted: trusted}, secret: secret(nil), held: true},
+		{name: "default mode, Secret holding garbage", in: inputs{config: config(""), trusted: trusted}, secret: secret([]byte("not PEM")), held: true},
+		{name: "default mode, renewal of a certificate from this CA", in: inputs{config: config(""), trusted: trusted}, secret: secret(leafFrom(ca))},
+		{name: "default mode, certificate from the other CA of a rotation", in: inputs{config: config(""), trusted: signer.NewBundle(ca.Cert, other.Cert)}, secret: secret(leafFrom(other))},
+		{name: "unreadable configuration", in: inputs{config: config("selfSignedCert: [\n"), trusted: trusted}, secret: secret(leafFrom(ca)),
 			held: true, reason: "cannot be read"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.in.ConfigKey = DefaultConfigKey
-			err := Decide(tc.in)
+			tc.in.configKey = DefaultConfigKey
+			err := decide(tc.in, func() (*corev1.Secret, error) { return tc.secret, nil })
 			if got := errors.Is(err, ErrHeld); got != tc.held || (!tc.held && err != nil) {
-				t.Fatalf("Decide = %v, want held %v", err, tc.held)
+				t.Fatalf("decide = %v, want held %v", err, tc.held)
 			}
 			if tc.held && !strings.Contains(err.Error(), tc.reason) {
 				t.Errorf("message %q does not say %q", err, tc.reason)
