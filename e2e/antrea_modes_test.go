@@ -258,10 +258,8 @@ func waitHeld(ctx context.Context, t *testing.T) *cmapi.CertificateRequest {
 
 // readyMessage is the message of a request's Ready condition.
 func readyMessage(cr *cmapi.CertificateRequest) string {
-	for _, c := range cr.Status.Conditions {
-		if c.Type == cmapi.CertificateRequestConditionReady {
-			return c.Message
-		}
+	if c := apiutil.GetCertificateRequestCondition(cr, cmapi.CertificateRequestConditionReady); c != nil {
+		return c.Message
 	}
 	return ""
 }

@@ -171,16 +171,7 @@ func holds(bundle []byte, cas ...[]byte) bool {
 	}
 	for _, ca := range cas {
 		want, err := signer.ParseBundle(ca)
-		if err != nil || len(want.Certificates()) == 0 {
-			return false
-		}
-		found := false
-		for _, c := range b.Certificates() {
-			if c.Equal(want.Certificates()[0]) {
-				found = true
-			}
-		}
-		if !found {
+		if err != nil || want.Len() == 0 || !b.Contains(want.Certificates()[0]) {
 			return false
 		}
 	}

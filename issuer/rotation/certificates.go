@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	apiutil "github.com/cert-manager/cert-manager/pkg/api/util"
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -87,10 +88,8 @@ func revision(cr *cmapi.CertificateRequest) int {
 // issuedAt is when a request was signed: its Ready condition's transition to True (to the
 // second, as the API stores it); zero when it does not say.
 func issuedAt(cr *cmapi.CertificateRequest) time.Time {
-	for _, c := range cr.Status.Conditions {
-		if c.Type == cmapi.CertificateRequestConditionReady && c.Status == cmmeta.ConditionTrue && c.LastTransitionTime != nil {
-			return c.LastTransitionTime.Time
-		}
+	if c := apiutil.GetCertificateRequestCondition(cr, cmapi.CertificateRequestConditionReady); c != nil && c.Status == cmmeta.ConditionTrue && c.LastTransitionTime != nil {
+		return c.LastTransitionTime.Time
 	}
 	return time.Time{}
 }
