@@ -52,7 +52,6 @@ type Server struct {
 	addr     string
 	listener net.Listener
 	http     *http.Server
-	getCert  func() (*tls.Certificate, error)
 	pair     atomic.Pointer[tls.Certificate]
 	counts   *serverCounts
 }
@@ -74,12 +73,6 @@ type ServerOption func(*Server) error
 // WithKeyPair serves certPEM (leaf first, then any chain) with keyPEM from the start.
 func WithKeyPair(certPEM, keyPEM []byte) ServerOption {
 	return func(s *Server) error { return s.SetKeyPair(certPEM, keyPEM) }
-}
-
-// WithCertificateFunc makes the server ask f for its certificate on every handshake, instead of
-// serving the pair last given to SetKeyPair. f returning an error fails that handshake.
-func WithCertificateFunc(f func() (*tls.Certificate, error)) ServerOption {
-	return func(s *Server) error { s.getCert = f; return nil }
 }
 
 // WithAddr listens on addr (host:port) instead of a random port on 127.0.0.1.
@@ -123,9 +116,6 @@ func NewServer(opts ...ServerOption) (*Server, error) {
 
 func (s *Server) certificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	s.counts.handshakes.Add(1)
-	if s.getCert != nil {
-		return s.getCert()
-	}
 	if c := s.pair.Load(); c != nil {
 		return c, nil
 	}

@@ -160,9 +160,6 @@ type Targets struct {
 	Mutating    []*admissionregistrationv1.MutatingWebhookConfiguration
 	Validating  []*admissionregistrationv1.ValidatingWebhookConfiguration
 	CRDs        []*apiextensionsv1.CustomResourceDefinition
-	// ConfigMap is nil unless WithCAConfigMap was given: antrea-controller creates antrea-ca
-	// itself when it is missing, so a sync must cope with it not existing.
-	ConfigMap *corev1.ConfigMap
 }
 
 // Objects lists every created object.
@@ -180,22 +177,15 @@ func (t *Targets) Objects() []client.Object {
 	for _, o := range t.CRDs {
 		out = append(out, o)
 	}
-	if t.ConfigMap != nil {
-		out = append(out, t.ConfigMap)
-	}
 	return out
 }
 
 type targetOptions struct {
-	configMap   bool
 	apiServices bool
 }
 
 // TargetOption tunes CreateAntreaTargets.
 type TargetOption func(*targetOptions)
-
-// WithCAConfigMap also creates an antrea-ca ConfigMap with no data.
-func WithCAConfigMap() TargetOption { return func(o *targetOptions) { o.configMap = true } }
 
 // WithoutAPIServices leaves the APIServices out (RegisterWithAggregator creates them).
 func WithoutAPIServices() TargetOption { return func(o *targetOptions) { o.apiServices = false } }
@@ -216,9 +206,6 @@ func CreateAntreaTargets(ctx context.Context, c client.Client, namespace string,
 	}
 	if o.apiServices {
 		t.APIServices = APIServices(namespace)
-	}
-	if o.configMap {
-		t.ConfigMap = CAConfigMap(namespace, nil)
 	}
 	for _, obj := range t.Objects() {
 		if err := c.Create(ctx, obj); err != nil {
