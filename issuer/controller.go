@@ -15,6 +15,7 @@ import (
 
 	apiutil "github.com/cert-manager/cert-manager/pkg/api/util"
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	issuerlibapi "github.com/cert-manager/issuer-lib/api/v1alpha1"
 	"github.com/cert-manager/issuer-lib/controllers"
 	"github.com/prometheus/client_golang/prometheus"
@@ -211,17 +212,41 @@ func (c *Controller) requestsInNamespaceOf(ctx context.Context, obj client.Objec
 	return out
 }
 
-// requestEventFilter lets through every event but those of CertificateRequests for another API
-// group's issuers, and the creation of a request nobody approved or denied yet: issuer-lib acts
-// on a request only once it is approved or denied, which is an update (or, for a request
-// approved while the controller was down, how the informer's initial list presents it).
+// requestEventFilter lets through every event but those issuer-lib would only read and ignore:
+// events of CertificateRequests for another API group's issuers; the creation of a request
+// nobody approved or denied yet (issuer-lib acts on a request only once it is approved or denied,
+// which is an update, or, for a request approved while the controller was down, how the
+// informer's initial list presents it); any event of a finished request (issuer-lib is done with
+// it: the Issued update that ends every signing, and at start the initial list's every old
+// request); and deletions (issuer-lib finds nothing to read).
 var requestEventFilter = predicate.And(
 	predicate.NewPredicateFuncs(mayBeOurs),
-	predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool {
-		cr, ok := e.Object.(*cmapi.CertificateRequest)
-		return !ok || apiutil.CertificateRequestIsApproved(cr) || apiutil.CertificateRequestIsDenied(cr)
-	}},
+	predicate.NewPredicateFuncs(func(o client.Object) bool {
+		cr, ok := o.(*cmapi.CertificateRequest)
+		return !ok || !finished(cr)
+	}),
+	predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool {
+			cr, ok := e.Object.(*cmapi.CertificateRequest)
+			return !ok || apiutil.CertificateRequestIsApproved(cr) || apiutil.CertificateRequestIsDenied(cr)
+		},
+		DeleteFunc: func(e event.DeleteEvent) bool {
+			_, ok := e.Object.(*cmapi.CertificateRequest)
+			return !ok
+		},
+	},
 )
+
+// finished reports whether issuer-lib is done with a request: Ready, or not Ready because it
+// failed or was denied. issuer-lib v0.11.0 returns from these before it looks at anything else.
+func finished(cr *cmapi.CertificateRequest) bool {
+	ready := apiutil.GetCertificateRequestCondition(cr, cmapi.CertificateRequestConditionReady)
+	if ready == nil {
+		return false
+	}
+	return ready.Status == cmmeta.ConditionTrue ||
+		ready.Status == cmmeta.ConditionFalse && (ready.Reason == cmapi.CertificateRequestReasonFailed || ready.Reason == cmapi.CertificateRequestReasonDenied)
+}
 
 // mayBeOurs lets through every object but CertificateRequests for another API group's issuers,
 // which issuer-lib would ignore.
