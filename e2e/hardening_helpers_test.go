@@ -448,8 +448,8 @@ func (e *secretEvents) writtenOnce(t *testing.T, name string) {
 	}
 }
 
-// deleteLease removes antrea-issuer's leader Lease: what its expiry does 15 s after a leader
-// dies, without the wait.
+// deleteLease removes antrea-issuer's leader Lease: what its expiry does a lease duration (the
+// chart's 60 s) after a leader dies, without the wait.
 func deleteLease(ctx context.Context) error {
 	err := suite.kube.CoordinationV1().Leases(localcluster.IssuerNamespace).Delete(ctx, localcluster.LeaderElectionLease, metav1.DeleteOptions{})
 	if apierrors.IsNotFound(err) {

@@ -61,8 +61,8 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 				return
 			}
 			kills++
-			// A killed leader keeps its Lease until it expires (15 s); the restarted process
-			// would wait that long. Deleting the Lease is that expiry, without the wait: the
+			// A killed leader keeps its Lease until it expires (the chart's 60 s); the restarted
+			// process would wait that long. Deleting the Lease is that expiry, without the wait: the
 			// takeover time itself is measured by TestTwoReplicasOneCAAndTakeover.
 			if err := deleteLease(ctx); err != nil {
 				killErr <- err
@@ -148,7 +148,8 @@ func TestTwoReplicasOneCAAndTakeover(t *testing.T) {
 	t.Cleanup(func() { deleteRequests(ns) })
 	reqs := createRequests(ctx, t, ns, "after-kill", 1, clusterRef(issuers[0].Name))
 	var after *coordinationv1.Lease
-	testenv.Eventually(t, 60*time.Second, "the follower holding the Lease", func() error {
+	leaseDuration := time.Duration(*before.Spec.LeaseDurationSeconds) * time.Second
+	testenv.Eventually(t, leaseDuration+time.Minute, "the follower holding the Lease", func() error {
 		after = readLease(ctx, t)
 		if *after.Spec.HolderIdentity == *before.Spec.HolderIdentity {
 			return fmt.Errorf("still held by the killed leader")
@@ -159,11 +160,11 @@ func TestTwoReplicasOneCAAndTakeover(t *testing.T) {
 		t.Fatalf("the Lease changed hands but the follower does not lead: %v", err)
 	}
 	watch.waitAllReady(t, 1, 30*time.Second)
-	// controller-runtime's defaults: the Lease expires 15 s after its last renewal; candidates
-	// retry every 2 s (jittered up to 2.4 s), so the follower takes it about one retry period
-	// after its expiry (2.2-2.9 s measured). The bound only catches a follower that does not take
-	// over: `go test ./...` runs packages side by side on two cores, and timings stretch.
-	const leaseDuration, slack = 15 * time.Second, 10 * time.Second
+	// The chart's timing (cert-manager's): the Lease expires leaseDurationSeconds (60) after its
+	// last renewal; candidates retry every 15 s, jittered up to 18 s, so the follower takes it
+	// within one jittered retry period of its expiry. The slack only catches a follower that does
+	// not take over: `go test ./...` runs packages side by side on two cores, and timings stretch.
+	const slack = 18*time.Second + 10*time.Second
 	expiry := before.Spec.RenewTime.Add(leaseDuration)
 	acquired := after.Spec.AcquireTime.Time
 	takeover, signed := acquired.Sub(killedAt), watch.lastReadyAt().Sub(killedAt)
@@ -300,11 +301,11 @@ func TestAPIServerOutageUnderLoad(t *testing.T) {
 	upAt := time.Now()
 	reqs = append(reqs, createRequests(ctx, t, ns, "after", batch, clusterRef(iss.Name))...)
 
-	// A leader that cannot renew its Lease for controller-runtime's renew deadline (10 s) gives
-	// up and exits, as every Kubernetes controller does, and its Deployment restarts it. A
-	// shorter outage must be ridden out by the same process; a longer one (a loaded machine
-	// restarts kube-apiserver slowly) may end in that exit, and then a restart loses nothing.
-	const renewDeadline = 10 * time.Second
+	// A leader that cannot renew its Lease for the renew deadline (the chart's 40 s) gives up
+	// and exits, as every Kubernetes controller does, and its Deployment restarts it. A shorter
+	// outage must be ridden out by the same process; a longer one (a loaded machine restarts
+	// kube-apiserver slowly) may end in that exit, and then a restart loses nothing.
+	const renewDeadline = 40 * time.Second
 	restarted := false
 	testenv.Eventually(t, 2*time.Minute, fmt.Sprintf("%d CertificateRequests Ready", len(reqs)), func() error {
 		if proc.Exited() && !restarted {

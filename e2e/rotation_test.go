@@ -96,6 +96,10 @@ func watchCASecret(ctx context.Context, t *testing.T, key client.ObjectKey) *caW
 // minutes is in a cluster with kubelet's minute.
 const rotationPhase = "6s"
 
+// killGap is how long a killed antrea-issuer stays down in the rotation tests: more than
+// rotationPhase plus localcluster.AntreaFileLag.
+const killGap = 15 * time.Second
+
 // rotateAndWatch forces a rotation of AntreaClusterIssuer antrea, with phases of minPhase, and
 // waits for it to come back to Steady with a new CA, its CA Secret having gone through every
 // phase. onPhase is called once for each phase the Secret enters, from the test's goroutine.
@@ -218,6 +222,14 @@ func TestCARotationWithoutFailedHandshakes(t *testing.T) {
 				t.Errorf("killing antrea-issuer: %v", err)
 			}
 			kills++
+			// The replacement of a killed leader waits for its Lease to expire (the chart's
+			// 60 s). What matters here is a gap longer than a phase's minimum dwell, during
+			// which antrea-controller's files go on lagging: 15 s of it, then the expiry
+			// fast-forwarded by deleting the Lease, keeps the test inside its time.
+			time.Sleep(killGap)
+			if err := deleteLease(ctx); err != nil {
+				t.Errorf("deleting the killed leader's Lease: %v", err)
+			}
 			if err := suite.local.Issuer.Start(ctx); err != nil {
 				t.Errorf("restarting antrea-issuer in phase %s: %v", phase, err)
 			}

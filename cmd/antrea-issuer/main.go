@@ -131,6 +131,9 @@ func run(ctx context.Context, opts *Options) error {
 		LeaderElectionID:              "antrea-issuer-leader",
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &opts.LeaseDuration,
+		RenewDeadline:                 &opts.RenewDeadline,
+		RetryPeriod:                   &opts.RetryPeriod,
 		Client: client.Options{Cache: &client.CacheOptions{
 			// The issuer reads ConfigMaps only through the cache restricted to Antrea's
 			// configuration; a Get through the default client must never start a cluster-wide

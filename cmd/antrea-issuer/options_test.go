@@ -26,16 +26,23 @@ func TestOptionsFromFlags(t *testing.T) {
 				if !o.EnableIssuer || !o.EnableCABundleSync || o.CABundleSync.Namespace != "kube-system" || o.QPS != 0 || o.ProfilerAddress != "" {
 					t.Errorf("options = %+v", o)
 				}
+				if o.LeaseDuration != 60*time.Second || o.RenewDeadline != 40*time.Second || o.RetryPeriod != 15*time.Second {
+					t.Errorf("leader election = %s, %s, %s; want cert-manager's 60s, 40s, 15s", o.LeaseDuration, o.RenewDeadline, o.RetryPeriod)
+				}
 			},
 		},
 		"every flag": {
 			args: []string{"--leader-elect", "--kube-api-qps=7.5", "--kube-api-burst=9", "--cluster-resource-namespace=cas",
 				"--ca-secret-namespaces=team-a, team-b", "--max-retry-duration=1m", "--workers=8", "--antrea-namespace=antrea",
 				"--antrea-secret-name=tls", "--antrea-ca-configmap=ca", "--antrea-target-selector=app=antrea",
-				"--profiler-address=localhost:6060"},
+				"--profiler-address=localhost:6060", "--leader-election-lease-duration=15s", "--leader-election-renew-deadline=10s",
+				"--leader-election-retry-period=2s"},
 			check: func(t *testing.T, o *Options) {
 				if !o.LeaderElect || o.QPS != 7.5 || o.Burst != 9 || o.Issuer.Workers != 8 || o.Issuer.MaxRetryDuration != time.Minute {
 					t.Errorf("options = %+v", o)
+				}
+				if o.LeaseDuration != 15*time.Second || o.RenewDeadline != 10*time.Second || o.RetryPeriod != 2*time.Second {
+					t.Errorf("leader election = %s, %s, %s", o.LeaseDuration, o.RenewDeadline, o.RetryPeriod)
 				}
 				if o.ProfilerAddress != "localhost:6060" {
 					t.Errorf("profiler address = %q", o.ProfilerAddress)
@@ -54,6 +61,19 @@ func TestOptionsFromFlags(t *testing.T) {
 		"negative burst":      {args: []string{"--kube-api-burst=-5"}, wantErr: "must not be negative"},
 		"bad Antrea selector": {args: []string{"--antrea-target-selector=!!"}, wantErr: "selector"},
 		"no retry duration":   {args: []string{"--max-retry-duration=0s"}, wantErr: "retry duration"},
+		"renew deadline not shorter than the lease": {
+			args:    []string{"--leader-elect", "--leader-election-lease-duration=30s", "--leader-election-renew-deadline=30s"},
+			wantErr: "--leader-election-renew-deadline (30s) must be shorter than --leader-election-lease-duration (30s)",
+		},
+		"no retry before the renew deadline": {
+			args:    []string{"--leader-elect", "--leader-election-retry-period=35s"},
+			wantErr: "must be longer than 1.2 × --leader-election-retry-period (35s)",
+		},
+		"zero retry period": {args: []string{"--leader-elect", "--leader-election-retry-period=0s"}, wantErr: "must be positive"},
+		"timings unused without leader election": {
+			args:  []string{"--leader-elect=false", "--leader-election-retry-period=0s"},
+			check: func(t *testing.T, o *Options) {},
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -278,6 +278,9 @@ func TestRender(t *testing.T) {
 			}
 			wantArgs := []string{
 				"--leader-elect=true",
+				"--leader-election-lease-duration=60s",
+				"--leader-election-renew-deadline=40s",
+				"--leader-election-retry-period=15s",
 				"--metrics-bind-address=:8080",
 				"--health-probe-bind-address=:8081",
 				"--kube-api-qps=0",
@@ -554,6 +557,21 @@ func TestRender(t *testing.T) {
 			}
 		}},
 		// --set gives qps as the string "7.5": the schema takes numeric strings for it.
+		"leader election timing": {sets: []string{"leaderElection.leaseDuration=15s", "leaderElection.renewDeadline=10s", "leaderElection.retryPeriod=2s"}, check: func(t *testing.T, r *rendered) {
+			args := deployment(t, r).Spec.Template.Spec.Containers[0].Args
+			for _, want := range []string{"--leader-election-lease-duration=15s", "--leader-election-renew-deadline=10s", "--leader-election-retry-period=2s"} {
+				if !slices.Contains(args, want) {
+					t.Errorf("args %q lack %q", args, want)
+				}
+			}
+		}},
+		"no leader election, no timing": {sets: []string{"leaderElection.enabled=false"}, check: func(t *testing.T, r *rendered) {
+			for _, arg := range deployment(t, r).Spec.Template.Spec.Containers[0].Args {
+				if strings.HasPrefix(arg, "--leader-election-") {
+					t.Errorf("args carry %q without leader election", arg)
+				}
+			}
+		}},
 		"extra args, log level and API limits": {sets: []string{"extraArgs={--max-retry-duration=10m}", "logLevel=3", "kubeAPI.qps=7.5", "kubeAPI.burst=1000000", "workers=16"}, check: func(t *testing.T, r *rendered) {
 			args := deployment(t, r).Spec.Template.Spec.Containers[0].Args
 			for _, want := range []string{"--max-retry-duration=10m", "--zap-log-level=3", "--kube-api-qps=7.5", "--kube-api-burst=1000000", "--workers=16"} {
@@ -750,6 +768,7 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		"list as a string":      {map[string]any{"caSecretNamespaces": "team-a"}, []string{"caSecretNamespaces", "got string, want array"}},
 		"bad namespace name":    {map[string]any{"caSecretNamespaces": []any{"Team_A"}}, []string{"caSecretNamespaces", "does not match pattern"}},
 		"unknown log level":     {map[string]any{"logLevel": "verbose"}, []string{"logLevel"}},
+		"duration without unit": {map[string]any{"leaderElection": map[string]any{"retryPeriod": "15"}}, []string{"leaderElection/retryPeriod", "does not match pattern"}},
 		"duration in words":     {map[string]any{"certificate": map[string]any{"duration": "90 days"}}, []string{"certificate/duration", "does not match pattern"}},
 		// What the CRDs refuse, the values refuse before anything is installed.
 		"CA duration banana":       {map[string]any{"clusterIssuer": map[string]any{"ca": map[string]any{"duration": "banana"}}}, []string{"clusterIssuer/ca/duration", "does not match pattern"}},

@@ -28,9 +28,9 @@ const (
 	// providedCAWarning is how long before a provided CA expires diagnose warns: its owner must
 	// replace it (nothing rotates it automatically).
 	providedCAWarning = 30 * 24 * time.Hour
-	// leaseStale is how long after its last renewal a leader Lease means nobody leads:
-	// controller-runtime renews every 2 s and gives up after 10 s (lease duration 15 s).
-	leaseStale = 45 * time.Second
+	// defaultLeaseDuration is the chart's leaderElection.leaseDuration, for a Lease that does
+	// not say its own.
+	defaultLeaseDuration = 60 * time.Second
 )
 
 const (
@@ -61,8 +61,14 @@ func checkController(s *State, o Options) []Result {
 	if spec.RenewTime != nil {
 		renewed = spec.RenewTime.Time
 	}
+	// Past its duration since the last renewal, the Lease has expired: its holder stopped
+	// renewing (it renews every retry period, a quarter of the chart's duration).
+	expiry := defaultLeaseDuration
+	if spec.LeaseDurationSeconds != nil && *spec.LeaseDurationSeconds > 0 {
+		expiry = time.Duration(*spec.LeaseDurationSeconds) * time.Second
+	}
 	since := s.Now.Sub(renewed)
-	if holder == "" || renewed.IsZero() || since > leaseStale {
+	if holder == "" || renewed.IsZero() || since > expiry {
 		msg := "no replica of antrea-issuer holds the leader Lease"
 		if !renewed.IsZero() {
 			msg += fmt.Sprintf(" (last renewed %s ago)", age(since))

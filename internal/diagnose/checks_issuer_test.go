@@ -31,6 +31,14 @@ func TestCheckController(t *testing.T) {
 			want{status: StatusError, message: []string{"no replica", "holds"}, fix: []string{"logs deployment/antrea-issuer"}}},
 		"stale": {func(s *State) { s.Lease.Spec.RenewTime = &metav1.MicroTime{Time: testNow.Add(-5 * time.Minute)} },
 			want{status: StatusError, message: []string{"last renewed 5m0s ago"}}},
+		"renewed within the Lease's duration": {func(s *State) { s.Lease.Spec.RenewTime = &metav1.MicroTime{Time: testNow.Add(-50 * time.Second)} },
+			want{status: StatusOK, message: []string{"50s ago"}}},
+		"expired": {func(s *State) { s.Lease.Spec.RenewTime = &metav1.MicroTime{Time: testNow.Add(-61 * time.Second)} },
+			want{status: StatusError, message: []string{"last renewed 1m0s ago"}}},
+		"expired by its own shorter duration": {func(s *State) {
+			s.Lease.Spec.LeaseDurationSeconds = ptr.To[int32](15)
+			s.Lease.Spec.RenewTime = &metav1.MicroTime{Time: testNow.Add(-20 * time.Second)}
+		}, want{status: StatusError, message: []string{"last renewed 20s ago"}}},
 		"never renewed": {func(s *State) { s.Lease.Spec = coordinationv1.LeaseSpec{HolderIdentity: ptr.To("x")} },
 			want{status: StatusError}},
 	}

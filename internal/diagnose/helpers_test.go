@@ -58,7 +58,7 @@ func (w *world) state() *State {
 	s := &State{
 		Now: testNow,
 		Lease: &coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{
-			HolderIdentity: ptr.To("antrea-issuer-7d9f_1234"), LeaseDurationSeconds: ptr.To[int32](15),
+			HolderIdentity: ptr.To("antrea-issuer-7d9f_1234"), LeaseDurationSeconds: ptr.To[int32](60),
 			RenewTime: &metav1.MicroTime{Time: testNow.Add(-2 * time.Second)},
 		}},
 		Issuers:      []Issuer{readyClusterIssuer("antrea", w.ca.Cert)},
