@@ -54,7 +54,8 @@ type Options struct {
 // 15 s instead of controller-runtime's every 2 s is a seventh of the Lease writes each replica
 // makes the API server and etcd serve forever, and an outage of the API server up to 40 s no
 // longer ends the leader. The price is a slower takeover after a leader dies without releasing
-// its Lease (up to 60 s and one retry period), which delays signing, not trust.
+// its Lease (60 s after its last renewal, then a candidate's jittered retry of 15-33 s), which
+// delays signing, not trust.
 const (
 	DefaultLeaseDuration = 60 * time.Second
 	DefaultRenewDeadline = 40 * time.Second

@@ -239,6 +239,12 @@ func (w *crLoad) cpuSnapshot() map[string]time.Duration {
 
 func (r *crRunResult) rate() float64 { return float64(r.ready) / r.elapsed.Seconds() }
 
+// busyCores is the CPU the run used above the idle control plane, in cores: near the machine's
+// core count, the run was CPU-bound, and its CPU per request is those cores divided by its rate.
+func (r *crRunResult) busyCores() float64 {
+	return r.cpuPerRequest().Seconds() * float64(max(r.ready, 1)) / r.elapsed.Seconds()
+}
+
 // run performs one run; every request it creates is deleted before it returns.
 func (w *crLoad) run(ctx context.Context, o crRunOptions) (*crRunResult, error) {
 	id := fmt.Sprintf("r%d", w.runs.Add(1))

@@ -77,7 +77,7 @@ func run() error {
 	o := options{}
 	fs := flag.NewFlagSet("bench", flag.ExitOnError)
 	fs.IntVar(&o.n, "n", 1000, "CertificateRequests per throughput run")
-	fs.IntVar(&o.rounds, "rounds", 3, "rounds of the throughput target (antrea-issuer with the default flags, then the bare-client reference again)")
+	fs.IntVar(&o.rounds, "rounds", 6, "rounds of the throughput target (antrea-issuer with the default flags, then the bare-client reference again)")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "requests the load generator works on at once")
 	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run: "+strings.Join(allScenarios, ","))
 	sweep := fs.String("sweep", "16:0:0", "antrea-issuer settings tried besides the defaults, workers:qps:burst,...")

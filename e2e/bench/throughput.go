@@ -114,7 +114,7 @@ func runThroughput(ctx context.Context, b *bench) (*throughputScenario, error) {
 		if err != nil {
 			return nil, err
 		}
-		b.p.step("  %s: %.1f CR/s (%s); CPU per request %s: %s", what, r.rate(), ms(r.elapsed), ms(r.cpuPerRequest()), r.cpuBreakdown())
+		b.p.step("  %s: %.1f CR/s (%s); CPU per request %s: %s; %.2f cores busy", what, r.rate(), ms(r.elapsed), ms(r.cpuPerRequest()), r.cpuBreakdown(), r.busyCores())
 		b.p.step("    API server: %s", r.api.summary(r.ready))
 		return r, nil
 	}
@@ -125,7 +125,7 @@ func runThroughput(ctx context.Context, b *bench) (*throughputScenario, error) {
 		}
 		b.p.step("  antrea-issuer %s: %.1f CR/s (%s); per request %.2f PATCH, %.2f POST; %s",
 			s.Name, run.controller.rate(), ms(run.controller.elapsed), run.perRequest("PATCH"), run.perRequest("POST"), run.qpsUse())
-		b.p.step("    CPU per request %s: %s", ms(run.controller.cpuPerRequest()), run.controller.cpuBreakdown())
+		b.p.step("    CPU per request %s: %s; %.2f cores busy", ms(run.controller.cpuPerRequest()), run.controller.cpuBreakdown(), run.controller.busyCores())
 		b.p.step("    API server: %s", run.controller.api.summary(run.controller.ready))
 		return run, nil
 	}
