@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -99,12 +100,16 @@ func (l *lab) startProfiledIssuer(ctx context.Context, s setting) (*issuerProc, 
 // picked free a moment before the process binds them, and other processes on a shared machine
 // may take one meanwhile: then the process exits just after reporting ready, and is started again.
 func (l *lab) startProcess(ctx context.Context, args []string, s setting) (*issuerProc, error) {
+	bin := l.bin
+	if s.Binary != "" {
+		bin = s.Binary
+		var err error
+		if args, err = argsKnownTo(ctx, bin, args); err != nil {
+			return nil, err
+		}
+	}
 	var lastErr error
 	for range 3 {
-		bin := l.bin
-		if s.Binary != "" {
-			bin = s.Binary
-		}
 		p := &localcluster.IssuerProcess{Binary: bin, Kubeconfig: l.issuerKubeconfig, Args: args, Log: l.issuerLog, MetricsBindAddress: "127.0.0.1:0"}
 		fmt.Fprintf(l.issuerLog, "\n==== %s antrea-issuer %s\n", time.Now().Format(time.RFC3339), strings.Join(args, " "))
 		if err := p.Start(ctx); err != nil {
@@ -117,6 +122,31 @@ func (l *lab) startProcess(ctx context.Context, args []string, s setting) (*issu
 		proc.stop()
 	}
 	return nil, fmt.Errorf("antrea-issuer did not stay up: %w (log: %s)", lastErr, l.issuerLog.Name())
+}
+
+// argsKnownTo drops from args the flags an older binary (-compare) does not define: the chart's
+// arguments come from the tree, and a flag added since would stop the older binary at start. The
+// older binary then runs with its own default for what the flag sets, as it would in a release
+// of its time.
+func argsKnownTo(ctx context.Context, bin string, args []string) ([]string, error) {
+	usage, _ := exec.CommandContext(ctx, bin, "-h").CombinedOutput() // flag's usage, then exit 0 or 2
+	known := map[string]bool{}
+	for _, line := range strings.Split(string(usage), "\n") {
+		if name, ok := strings.CutPrefix(line, "  -"); ok {
+			known[strings.Fields(name)[0]] = true
+		}
+	}
+	if len(known) == 0 {
+		return nil, fmt.Errorf("%s -h listed no flags", bin)
+	}
+	var out []string
+	for _, a := range args {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || known[name] {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 // servesOwnMetrics checks, for up to 5 s, that the process serves antrea-issuer's metrics and is
