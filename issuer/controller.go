@@ -217,8 +217,9 @@ func (c *Controller) requestsInNamespaceOf(ctx context.Context, obj client.Objec
 // nobody approved or denied yet (issuer-lib acts on a request only once it is approved or denied,
 // which is an update, or, for a request approved while the controller was down, how the
 // informer's initial list presents it); any event of a finished request (issuer-lib is done with
-// it: the Issued update that ends every signing, and at start the initial list's every old
-// request); and deletions (issuer-lib finds nothing to read).
+// it; the informer's initial list presents every old request in the cluster as a creation, at
+// each start and each change of leader); and deletions (issuer-lib finds nothing to read).
+// issuer-lib's own predicate already drops an update that changes only the Ready condition.
 var requestEventFilter = predicate.And(
 	predicate.NewPredicateFuncs(mayBeOurs),
 	predicate.NewPredicateFuncs(func(o client.Object) bool {
