@@ -448,6 +448,24 @@ func (e *secretEvents) writtenOnce(t *testing.T, name string) {
 	}
 }
 
+// killAndRestart SIGKILLs p, keeps it down for down, and starts it again, its Lease's expiry
+// fast-forwarded: a killed leader keeps its Lease until it expires (the chart's 60 s), which the
+// restarted process would otherwise wait out. The takeover time itself is measured by
+// TestTwoReplicasOneCAAndTakeover.
+func killAndRestart(ctx context.Context, p *localcluster.IssuerProcess, down time.Duration) error {
+	if err := p.Stop(true); err != nil {
+		return fmt.Errorf("killing antrea-issuer: %w", err)
+	}
+	time.Sleep(down)
+	if err := deleteLease(ctx); err != nil {
+		return fmt.Errorf("deleting the killed leader's Lease: %w", err)
+	}
+	if err := p.Start(ctx); err != nil {
+		return fmt.Errorf("restarting antrea-issuer: %w", err)
+	}
+	return nil
+}
+
 // deleteLease removes antrea-issuer's leader Lease: what its expiry does a lease duration (the
 // chart's 60 s) after a leader dies, without the wait.
 func deleteLease(ctx context.Context) error {

@@ -56,22 +56,11 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
-			if err := proc.Stop(true); err != nil {
+			if err := killAndRestart(ctx, proc, 0); err != nil {
 				killErr <- err
 				return
 			}
 			kills++
-			// A killed leader keeps its Lease until it expires (the chart's 60 s); the restarted
-			// process would wait that long. Deleting the Lease is that expiry, without the wait: the
-			// takeover time itself is measured by TestTwoReplicasOneCAAndTakeover.
-			if err := deleteLease(ctx); err != nil {
-				killErr <- err
-				return
-			}
-			if err := proc.Start(ctx); err != nil {
-				killErr <- err
-				return
-			}
 		}
 	}()
 

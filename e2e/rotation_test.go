@@ -218,21 +218,12 @@ func TestCARotationWithoutFailedHandshakes(t *testing.T) {
 		agents := startAgents(ctx, t, 2, 20*time.Millisecond)
 		kills := 0
 		w := rotateAndWatch(ctx, t, rotationPhase, func(phase string) {
-			if err := suite.local.Issuer.Stop(true); err != nil {
-				t.Errorf("killing antrea-issuer: %v", err)
+			// Down longer than a phase's minimum dwell, while antrea-controller's files go on
+			// lagging, but not the Lease's 60 s: the test stays inside its time.
+			if err := killAndRestart(ctx, suite.local.Issuer, killGap); err != nil {
+				t.Errorf("in phase %s: %v", phase, err)
 			}
 			kills++
-			// The replacement of a killed leader waits for its Lease to expire (the chart's
-			// 60 s). What matters here is a gap longer than a phase's minimum dwell, during
-			// which antrea-controller's files go on lagging: 15 s of it, then the expiry
-			// fast-forwarded by deleting the Lease, keeps the test inside its time.
-			time.Sleep(killGap)
-			if err := deleteLease(ctx); err != nil {
-				t.Errorf("deleting the killed leader's Lease: %v", err)
-			}
-			if err := suite.local.Issuer.Start(ctx); err != nil {
-				t.Errorf("restarting antrea-issuer in phase %s: %v", phase, err)
-			}
 		})
 		waitAntreaCertificateInSync(ctx, t)
 		s := waitAntreaServesSecret(ctx, t)

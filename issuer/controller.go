@@ -201,11 +201,7 @@ func (c *Controller) requestsInNamespaceOf(ctx context.Context, obj client.Objec
 	var out []reconcile.Request
 	for i := range list.Items {
 		cr := &list.Items[i]
-		switch apiutil.CertificateRequestReadyReason(cr) {
-		case cmapi.CertificateRequestReasonIssued, cmapi.CertificateRequestReasonFailed, cmapi.CertificateRequestReasonDenied:
-			continue
-		}
-		if mayBeOurs(cr) && apiutil.CertificateRequestIsApproved(cr) {
+		if mayBeOurs(cr) && !finished(cr) && apiutil.CertificateRequestIsApproved(cr) {
 			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(cr)})
 		}
 	}

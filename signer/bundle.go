@@ -49,6 +49,20 @@ func (b Bundle) Contains(c *x509.Certificate) bool {
 	return false
 }
 
+// Signed reports whether a certificate of the bundle signed c (its signature checks against one
+// of them; nothing else of a chain is verified).
+func (b Bundle) Signed(c *x509.Certificate) bool {
+	if c == nil {
+		return false
+	}
+	for _, ca := range b.certs {
+		if c.CheckSignatureFrom(ca) == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // Equal reports whether both bundles hold the same certificates in the same order.
 func (b Bundle) Equal(o Bundle) bool {
 	return slices.EqualFunc(b.certs, o.certs, func(x, y *x509.Certificate) bool { return bytes.Equal(x.Raw, y.Raw) })

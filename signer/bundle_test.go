@@ -113,6 +113,28 @@ func TestBundleCertPool(t *testing.T) {
 	}
 }
 
+// Signed answers for what a member signed, and only that.
+func TestBundleSigned(t *testing.T) {
+	t.Parallel()
+	member, outside := makeCA(t, certSpec{cn: "member"}, nil), makeCA(t, certSpec{cn: "outside"}, nil)
+	bundle := NewBundle(makeCA(t, certSpec{cn: "other"}, nil).Cert, member.Cert)
+	for name, tc := range map[string]struct {
+		c    *x509.Certificate
+		want bool
+	}{
+		"signed by a member":    {c: makeCA(t, certSpec{cn: "leaf", notCA: true}, member).Cert, want: true},
+		"signed by an outsider": {c: makeCA(t, certSpec{cn: "leaf", notCA: true}, outside).Cert},
+		"nil":                   {},
+	} {
+		if got := bundle.Signed(tc.c); got != tc.want {
+			t.Errorf("%s: Signed = %v, want %v", name, got, tc.want)
+		}
+	}
+	if (Bundle{}).Signed(member.Cert) {
+		t.Error("an empty bundle signed something")
+	}
+}
+
 func TestParseBundle(t *testing.T) {
 	t.Parallel()
 	a := makeCA(t, certSpec{cn: "a"}, nil).Cert

@@ -96,26 +96,16 @@ func (b Bundle) Equivalent(target []byte) bool {
 	if err != nil {
 		return false
 	}
-	cas := b.cas.Certificates()
 	var trusted []*x509.Certificate
 	for _, c := range got.Certificates() {
 		switch {
 		case b.cas.Contains(c):
 			trusted = append(trusted, c)
-		case c.IsCA || !signedByOneOf(c, cas):
+		case c.IsCA || !b.cas.Signed(c):
 			return false
 		}
 	}
 	return signer.NewBundle(trusted...).Equal(b.cas)
-}
-
-func signedByOneOf(c *x509.Certificate, parents []*x509.Certificate) bool {
-	for _, p := range parents {
-		if c.CheckSignatureFrom(p) == nil {
-			return true
-		}
-	}
-	return false
 }
 
 func fingerprint(b []byte) string {

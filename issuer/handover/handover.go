@@ -184,16 +184,7 @@ func decide(in inputs, secret func() (*corev1.Secret, error)) error {
 // servesFrom tells whether the first certificate of tlsCrt was signed by a CA of trusted.
 func servesFrom(tlsCrt []byte, trusted signer.Bundle) bool {
 	chain, err := signer.ParseBundle(tlsCrt)
-	if err != nil || chain.Len() == 0 {
-		return false
-	}
-	leaf := chain.Certificates()[0]
-	for _, ca := range trusted.Certificates() {
-		if leaf.CheckSignatureFrom(ca) == nil {
-			return true
-		}
-	}
-	return false
+	return err == nil && chain.Len() > 0 && trusted.Signed(chain.Certificates()[0])
 }
 
 // antreaControllerConf is the one field of antrea-controller.conf the gate reads.
