@@ -435,13 +435,21 @@ func withPhase(secret *corev1.Secret, data map[string][]byte, phase signer.Phase
 
 // replacedCA returns the CA the issuer's status recorded as active when the Secret, in phase
 // Steady, now holds another one (a provided CA overwritten in place, or secretName pointed at
-// another Secret of this issuer) and the recorded one is still valid; nil otherwise.
+// another Secret of this issuer) and the recorded one is still valid; nil otherwise. A CA the
+// status recorded as next is the issuer's own rotation, not a replacement: the status is written
+// in the reconcile after a step, so a restart between the two leaves it a step or two behind
+// the Secret (measured: a kill after Activate, another after Retire, and the next process took
+// the rotated CA for a replaced one and ran a second Activated phase).
 func replacedCA(iss v1alpha1.Issuer, gens signer.Generations, now time.Time) *x509.Certificate {
 	if gens.Phase() != signer.PhaseSteady {
 		return nil
 	}
-	old := issuer.KnownCA(iss.GetStatus(), now)
+	st := iss.GetStatus()
+	old := issuer.KnownCA(st, now)
 	if old == nil || bytes.Equal(old.Raw, gens.Active.Cert.Raw) {
+		return nil
+	}
+	if st.CA.Next != nil && st.CA.Next.SHA256 == generationOf(gens.Active.Cert).SHA256 {
 		return nil
 	}
 	return old
