@@ -14,13 +14,7 @@ import (
 func TestReplacedCA(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
-	newCA := func() *signer.CA {
-		ca, err := signer.GenerateCA(now.Add(-time.Hour), signer.CAOptions{Lifetime: 365 * 24 * time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ca
-	}
+	newCA := func() *signer.CA { return generateCA(t, now.Add(-time.Hour), 365*24*time.Hour) }
 	old, rotated, provided := newCA(), newCA(), newCA()
 	issuerWith := func(st *v1alpha1.CAStatus) v1alpha1.Issuer {
 		return &v1alpha1.AntreaClusterIssuer{Status: v1alpha1.IssuerStatus{CA: st}}
@@ -45,4 +39,14 @@ func TestReplacedCA(t *testing.T) {
 			t.Errorf("%s: replacedCA = %v, want the status's active CA", name, got)
 		}
 	}
+}
+
+// generateCA is a CA of the issuer's own making, valid from notBefore for lifetime.
+func generateCA(t testing.TB, notBefore time.Time, lifetime time.Duration) *signer.CA {
+	t.Helper()
+	ca, err := signer.GenerateCA(notBefore, signer.CAOptions{Lifetime: lifetime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
 }

@@ -14,15 +14,8 @@ import (
 func TestPlanRotation(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
-	newCA := func(notBefore time.Time, lifetime time.Duration) *signer.CA {
-		ca, err := signer.GenerateCA(notBefore, signer.CAOptions{Lifetime: lifetime})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ca
-	}
-	a := newCA(now.Add(-300*24*time.Hour), 365*24*time.Hour) // 65 days left
-	b := newCA(now.Add(-time.Hour), 365*24*time.Hour)
+	a := generateCA(t, now.Add(-300*24*time.Hour), 365*24*time.Hour) // 65 days left
+	b := generateCA(t, now.Add(-time.Hour), 365*24*time.Hour)
 	steadyA := signer.Generations{Active: a}
 	prepared := signer.Generations{Active: a, Next: b}
 	activated := signer.Generations{Active: b, Previous: a.Cert}
