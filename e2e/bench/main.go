@@ -39,6 +39,10 @@ type options struct {
 	idleN     int
 	pacedN    int
 	pacedRate float64
+	// targetRate is the pace of the throughput target's runs, both sides, in requests per second.
+	targetRate float64
+	// saturatedRounds are rounds of the same alternation as fast as -concurrency allows.
+	saturatedRounds int
 
 	cmN        int
 	cmRounds   int
@@ -77,7 +81,9 @@ func run() error {
 	o := options{}
 	fs := flag.NewFlagSet("bench", flag.ExitOnError)
 	fs.IntVar(&o.n, "n", 1000, "CertificateRequests per throughput run")
-	fs.IntVar(&o.rounds, "rounds", 6, "rounds of the throughput target (antrea-issuer with the default flags, then the bare-client reference again)")
+	fs.IntVar(&o.rounds, "rounds", 6, "rounds of the throughput target (antrea-issuer with the default flags, then the bare-client reference again), at -target-rate")
+	fs.Float64Var(&o.targetRate, "target-rate", 40, "requests per second both sides of the throughput target are paced at; it must stay below both sides' rate as fast as they go, or CPU per request measures the contention of a CPU-bound machine")
+	fs.IntVar(&o.saturatedRounds, "saturated-rounds", 2, "rounds of the same alternation as fast as -concurrency allows (at least 1: its first antrea-issuer run gives the rate against the ceiling)")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "requests the load generator works on at once")
 	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run: "+strings.Join(allScenarios, ","))
 	sweep := fs.String("sweep", "16:0:0", "antrea-issuer settings tried besides the defaults, workers:qps:burst,...")
@@ -114,6 +120,7 @@ func run() error {
 		}
 		def("n", func() { o.n = 100 })
 		def("rounds", func() { o.rounds = 1 })
+		def("saturated-rounds", func() { o.saturatedRounds = 1 })
 		def("sweep", func() { *sweep = "" })
 		def("idle-n", func() { o.idleN = 20 })
 		def("paced-n", func() { o.pacedN = 100 })
@@ -134,6 +141,9 @@ func run() error {
 			return fmt.Errorf("unknown scenario %q (known: %s)", s, strings.Join(allScenarios, ","))
 		}
 		o.scenarios = append(o.scenarios, s)
+	}
+	if o.saturatedRounds < 1 || o.rounds < 1 || o.targetRate <= 0 {
+		return fmt.Errorf("-rounds and -saturated-rounds must be at least 1, -target-rate above 0")
 	}
 	var err error
 	if o.sweep, err = parseSweep(*sweep); err != nil {

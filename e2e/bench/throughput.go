@@ -57,23 +57,23 @@ func (r *controllerRun) ratio() float64 { return r.controller.rate() / r.ceiling
 //   - the target: antrea-issuer with the default flags against the bare client making issuer-lib's
 //     writes with the controller's watch and token, alternating (reference, antrea-issuer,
 //     reference, ...) so that the machine's drift falls on both sides; CPU per request of each
-//     antrea-issuer run is divided by the mean of the references just before and after it;
+//     antrea-issuer run is divided by the mean of the references just before and after it. Both
+//     sides are paced at -target-rate; the same alternation as fast as they go is reported
+//     beside it (saturated);
 //   - what the bare client's figure is made of: the ceiling (one status write), issuer-lib's writes
 //     alone, without its Initializing write, with the watch, with the token;
 //   - the rate of every setting of -sweep against a ceiling measured just before it.
 type throughputScenario struct {
-	// refs are the reference runs around the target's runs, in order.
-	refs []*crRunResult
-	// targets are antrea-issuer's runs with the default flags, one per round; compares are each
-	// -compare binary's, one per round.
-	targets  []*controllerRun
-	compares [][]*controllerRun
-	ceiling  *crRunResult
-	protocol *crRunResult
+	// paced is the target: the alternation at -target-rate. saturated is the same as fast as
+	// -concurrency allows: on this machine every such run is CPU-bound, so its CPU per request
+	// is about the busy cores divided by its rate, and moves as the rate does.
+	paced, saturated *alternation
+	ceiling          *crRunResult
+	protocol         *crRunResult
 	// explain are bare-client protocol runs with one of the controller's differences added or
 	// one of issuer-lib's writes left out.
 	explain []explainRun
-	// runs are the first target run (with the ceiling) and the sweep's runs.
+	// runs are the first saturated run (with the ceiling) and the sweep's runs.
 	runs []*controllerRun
 	best *controllerRun
 	// issuerIdle is each process's CPU use (cores) while antrea-issuer runs with nothing to do.
@@ -89,10 +89,76 @@ type explainRun struct {
 	res  *crRunResult
 }
 
+// alternation is one series of rounds at one pace: the reference, then antrea-issuer with the
+// default flags and each -compare binary, then the reference again.
+type alternation struct {
+	// rate is the pace of every run in requests per second; 0: as fast as they go.
+	rate float64
+	// refs are the reference runs around the others, in order.
+	refs []*crRunResult
+	// targets are antrea-issuer's runs with the default flags, one per round; compares are each
+	// -compare binary's, one per round.
+	targets  []*controllerRun
+	compares [][]*controllerRun
+}
+
+// cpu is the mean CPU per request of runs and of the references around each.
+func (a *alternation) cpu(runs []*controllerRun) (controller, reference time.Duration) {
+	for _, run := range runs {
+		controller += run.controller.cpuPerRequest()
+		reference += (run.refBefore.cpuPerRequest() + run.refAfter.cpuPerRequest()) / 2
+	}
+	k := time.Duration(max(len(runs), 1))
+	return controller / k, reference / k
+}
+
+// ratios are each round's CPU per request divided by its own references'.
+func ratios(runs []*controllerRun) string {
+	var out []string
+	for _, run := range runs {
+		ref := (run.refBefore.cpuPerRequest() + run.refAfter.cpuPerRequest()) / 2
+		out = append(out, fmt.Sprintf("%.2f", float64(run.controller.cpuPerRequest())/float64(ref)))
+	}
+	return strings.Join(out, ", ")
+}
+
+// offPace lists the runs that fell below 95% of the pace: they were CPU-bound, and their CPU per
+// request includes the contention the pace is there to keep out.
+func (a *alternation) offPace() []string {
+	if a.rate == 0 {
+		return nil
+	}
+	var out []string
+	slow := func(what string, r *crRunResult) {
+		if r.rate() < 0.95*a.rate {
+			out = append(out, fmt.Sprintf("%s %.1f CR/s", what, r.rate()))
+		}
+	}
+	for _, r := range a.refs {
+		slow("reference", r)
+	}
+	for _, run := range a.targets {
+		slow("antrea-issuer", run.controller)
+	}
+	for _, runs := range a.compares {
+		for _, run := range runs {
+			slow(run.setting.Name, run.controller)
+		}
+	}
+	return out
+}
+
+func (a *alternation) pace() string {
+	if a.rate == 0 {
+		return "as fast as they go"
+	}
+	return fmt.Sprintf("paced at %g CR/s", a.rate)
+}
+
 // referenceRun is the target's denominator: the bare client making issuer-lib's writes with
 // antrea-issuer's watch and token.
-func referenceRun(n, concurrency int) crRunOptions {
-	return crRunOptions{mode: modeProtocol, n: n, concurrency: concurrency, extraWatch: true, asIssuer: true}
+func referenceRun(n, concurrency int, rate float64) crRunOptions {
+	return crRunOptions{mode: modeProtocol, n: n, concurrency: concurrency, rate: rate, extraWatch: true, asIssuer: true}
 }
 
 func runThroughput(ctx context.Context, b *bench) (*throughputScenario, error) {
@@ -118,8 +184,8 @@ func runThroughput(ctx context.Context, b *bench) (*throughputScenario, error) {
 		b.p.step("    API server: %s", r.api.summary(r.ready))
 		return r, nil
 	}
-	controller := func(s setting) (*controllerRun, error) {
-		run, err := b.controllerRun(ctx, s, crRunOptions{mode: modeController, n: n, concurrency: conc})
+	controller := func(s setting, rate float64) (*controllerRun, error) {
+		run, err := b.controllerRun(ctx, s, crRunOptions{mode: modeController, n: n, concurrency: conc, rate: rate})
 		if err != nil {
 			return nil, err
 		}
@@ -157,56 +223,69 @@ func runThroughput(ctx context.Context, b *bench) (*throughputScenario, error) {
 		}
 	}
 
-	b.p.step("throughput: the target, %d rounds of antrea-issuer %s, each run between two of the reference", b.opts.rounds, defaultSetting)
-	ref, err := bare("reference: issuer-lib's writes + the watch + the token", referenceRun(n, conc))
-	if err != nil {
-		return nil, err
-	}
-	ts.refs = append(ts.refs, ref)
-	ts.compares = make([][]*controllerRun, len(b.opts.compares))
-	for round := range b.opts.rounds {
-		// Every antrea-issuer run sits between two reference runs; the order of the binaries is
-		// reversed every other round so that none always follows the same one.
-		order := []int{-1} // -1: the tree's binary; i: b.opts.compares[i]
-		for i := range b.opts.compares {
-			order = append(order, i)
+	// As fast as they go first: its first antrea-issuer run is the one the sweep's rates are
+	// compared with, and after it antrea-issuer's idle cost is measured.
+	for _, rounds := range []struct {
+		n    int
+		rate float64
+		a    **alternation
+	}{{b.opts.saturatedRounds, 0, &ts.saturated}, {b.opts.rounds, b.opts.targetRate, &ts.paced}} {
+		a := &alternation{rate: rounds.rate}
+		*rounds.a = a
+		b.p.step("throughput: %d rounds of antrea-issuer %s %s, each run between two of the reference", rounds.n, defaultSetting, a.pace())
+		ref, err := bare("reference: issuer-lib's writes + the watch + the token", referenceRun(n, conc, a.rate))
+		if err != nil {
+			return nil, err
 		}
-		if round%2 == 1 {
-			slices.Reverse(order)
-		}
-		for _, k := range order {
-			s := defaultSetting
-			if k >= 0 {
-				s = b.opts.compares[k]
+		a.refs = append(a.refs, ref)
+		a.compares = make([][]*controllerRun, len(b.opts.compares))
+		for round := range rounds.n {
+			// Every antrea-issuer run sits between two reference runs; the order of the binaries is
+			// reversed every other round so that none always follows the same one.
+			order := []int{-1} // -1: the tree's binary; i: b.opts.compares[i]
+			for i := range b.opts.compares {
+				order = append(order, i)
 			}
-			run, err := controller(s)
-			if err != nil {
-				return nil, err
+			if round%2 == 1 {
+				slices.Reverse(order)
 			}
-			run.refBefore = ref
-			if k >= 0 {
-				ts.compares[k] = append(ts.compares[k], run)
-			} else {
-				ts.targets = append(ts.targets, run)
-				if round == 0 {
-					ts.measureIssuerIdle(ctx, b)
-					run.ceiling = ts.ceiling
-					ts.runs = append(ts.runs, run)
-					ts.best = run
+			for _, k := range order {
+				s := defaultSetting
+				if k >= 0 {
+					s = b.opts.compares[k]
 				}
+				run, err := controller(s, a.rate)
+				if err != nil {
+					return nil, err
+				}
+				run.refBefore = ref
+				if k >= 0 {
+					a.compares[k] = append(a.compares[k], run)
+				} else {
+					a.targets = append(a.targets, run)
+					if a == ts.saturated && round == 0 {
+						ts.measureIssuerIdle(ctx, b)
+						run.ceiling = ts.ceiling
+						ts.runs = append(ts.runs, run)
+						ts.best = run
+					}
+				}
+				if ref, err = bare("reference", referenceRun(n, conc, a.rate)); err != nil {
+					return nil, err
+				}
+				a.refs = append(a.refs, ref)
+				run.refAfter = ref
 			}
-			if ref, err = bare("reference", referenceRun(n, conc)); err != nil {
-				return nil, err
-			}
-			ts.refs = append(ts.refs, ref)
-			run.refAfter = ref
 		}
-	}
-	num, den := ts.targetCPU(ts.targets)
-	b.p.step("  target: CPU per signed request %s / %s = %.2f", ms(num), ms(den), float64(num)/float64(den))
-	for _, runs := range ts.compares {
-		num, den := ts.targetCPU(runs)
-		b.p.step("  %s: CPU per signed request %s / %s = %.2f", runs[0].setting.Name, ms(num), ms(den), float64(num)/float64(den))
+		num, den := a.cpu(a.targets)
+		b.p.step("  %s: CPU per signed request %s / %s = %.2f (rounds %s)", a.pace(), ms(num), ms(den), float64(num)/float64(den), ratios(a.targets))
+		for _, runs := range a.compares {
+			num, den := a.cpu(runs)
+			b.p.step("  %s: CPU per signed request %s / %s = %.2f (rounds %s)", runs[0].setting.Name, ms(num), ms(den), float64(num)/float64(den), ratios(runs))
+		}
+		if slow := a.offPace(); len(slow) > 0 {
+			b.p.step("  WARNING: below the pace (CPU-bound): %s", strings.Join(slow, "; "))
+		}
 	}
 
 	for i, s := range b.opts.sweep {
@@ -216,7 +295,7 @@ func runThroughput(ctx context.Context, b *bench) (*throughputScenario, error) {
 		if err != nil {
 			return nil, err
 		}
-		run, err := controller(s)
+		run, err := controller(s, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -228,16 +307,6 @@ func runThroughput(ctx context.Context, b *bench) (*throughputScenario, error) {
 		}
 	}
 	return ts, nil
-}
-
-// targetCPU is the mean CPU per request of runs and of the references around each.
-func (ts *throughputScenario) targetCPU(runs []*controllerRun) (controller, reference time.Duration) {
-	for _, run := range runs {
-		controller += run.controller.cpuPerRequest()
-		reference += (run.refBefore.cpuPerRequest() + run.refAfter.cpuPerRequest()) / 2
-	}
-	k := time.Duration(max(len(runs), 1))
-	return controller / k, reference / k
 }
 
 // measureIssuerIdle measures what a running antrea-issuer costs while it has nothing to sign
@@ -320,17 +389,35 @@ func (ts *throughputScenario) report(r *report, n, concurrency int) {
 		}
 		return out
 	}
-	targets := results(ts.targets)
-	num, den := ts.targetCPU(ts.targets)
+	a := ts.paced
+	num, den := a.cpu(a.targets)
 	ratio := float64(num) / float64(den)
-	r.add(sc, fmt.Sprintf("TARGET: CPU per signed request, antrea-issuer default ÷ bare client making issuer-lib's writes with the controller's watch and token (N=%d × %d rounds, alternating)", n, len(ts.targets)),
-		fmt.Sprintf("%s / %s = %.2f", ms(num), ms(den), ratio), "≤ 1.10", verdict(ratio <= 1.10, fmt.Sprintf("%.2f/1.10", ratio)))
-	r.add(sc, "  antrea-issuer default, mean of the rounds", "", "", cpu(meanBreakdown(targets)))
-	r.add(sc, "  the reference, mean of the runs around them", "", "", cpu(meanBreakdown(ts.refs)))
-	for _, runs := range ts.compares {
-		num, den := ts.targetCPU(runs)
+	v := verdict(ratio <= 1.10, fmt.Sprintf("%.2f/1.10", ratio))
+	if slow := a.offPace(); len(slow) > 0 {
+		v = fmt.Sprintf("NOT MEASURED at the pace: %s fell below it (CPU-bound; lower -target-rate)", strings.Join(slow, "; "))
+	}
+	r.add(sc, fmt.Sprintf("TARGET: CPU per signed request, antrea-issuer default ÷ bare client making issuer-lib's writes with the controller's watch and token, both %s (N=%d × %d rounds, alternating)", a.pace(), n, len(a.targets)),
+		fmt.Sprintf("%s / %s = %.2f", ms(num), ms(den), ratio), "≤ 1.10", v)
+	r.add(sc, "  rounds", ratios(a.targets), "", "")
+	r.add(sc, "  antrea-issuer default, mean of the rounds", "", "", cpu(meanBreakdown(results(a.targets))))
+	r.add(sc, "  the reference, mean of the runs around them", "", "", cpu(meanBreakdown(a.refs)))
+	for _, runs := range a.compares {
+		num, den := a.cpu(runs)
 		r.add(sc, "  the same ratio for -compare "+runs[0].setting.Binary,
-			fmt.Sprintf("%s / %s = %.2f", ms(num), ms(den), float64(num)/float64(den)), "", cpu(meanBreakdown(results(runs))))
+			fmt.Sprintf("%s / %s = %.2f", ms(num), ms(den), float64(num)/float64(den)), "", "rounds "+ratios(runs)+"; "+cpu(meanBreakdown(results(runs))))
+	}
+	sat := ts.saturated
+	num, den = sat.cpu(sat.targets)
+	busy := 0.0
+	for _, run := range sat.targets {
+		busy += run.controller.busyCores() / float64(len(sat.targets))
+	}
+	r.add(sc, fmt.Sprintf("the same ratio %s (N=%d × %d rounds): CPU-bound, %.2f cores busy on average", sat.pace(), n, len(sat.targets), busy),
+		fmt.Sprintf("%s / %s = %.2f", ms(num), ms(den), float64(num)/float64(den)), "", "rounds "+ratios(sat.targets)+"; "+cpu(meanBreakdown(results(sat.targets))))
+	for _, runs := range sat.compares {
+		num, den := sat.cpu(runs)
+		r.add(sc, "  the same for -compare "+runs[0].setting.Binary,
+			fmt.Sprintf("%s / %s = %.2f", ms(num), ms(den), float64(num)/float64(den)), "", "rounds "+ratios(runs))
 	}
 	if ts.issuerIdle != nil {
 		r.add(sc, "control plane CPU while antrea-issuer runs with nothing to sign (leader election, its watches)",
