@@ -45,6 +45,7 @@ type options struct {
 	saturatedRounds int
 
 	cmN        int
+	cmRate     float64
 	cmRounds   int
 	cmDefaultN int
 	cmWorkers  int
@@ -92,6 +93,7 @@ func run() error {
 	fs.IntVar(&o.pacedN, "paced-n", 400, "requests for the paced latency")
 	fs.Float64Var(&o.pacedRate, "paced-rate", 20, "requests per second for the paced latency")
 	fs.IntVar(&o.cmN, "cm-n", 250, "Certificates per flow and round through cert-manager")
+	fs.Float64Var(&o.cmRate, "cm-rate", 8, "Certificates per second created in the rounds of the cert-manager flows (target 2), below every flow's rate as fast as it goes; 0: all at once, -concurrency at a time")
 	fs.IntVar(&o.cmRounds, "cm-rounds", 4, "rounds of the cert-manager flows (AntreaClusterIssuer, CA issuer, bare issuer, -compare binaries), in reverse order every other round, summed per flow")
 	fs.IntVar(&o.cmDefaultN, "cm-default-n", 500, "Certificates through cert-manager at its default client limits (QPS 20, burst 50); 0 skips")
 	fs.BoolVar(&o.cmBest, "cm-best", true, "also run the AntreaClusterIssuer flow with the best antrea-issuer setting")
@@ -142,8 +144,8 @@ func run() error {
 		}
 		o.scenarios = append(o.scenarios, s)
 	}
-	if o.saturatedRounds < 1 || o.rounds < 1 || o.targetRate <= 0 {
-		return fmt.Errorf("-rounds and -saturated-rounds must be at least 1, -target-rate above 0")
+	if o.saturatedRounds < 1 || o.rounds < 1 || o.targetRate <= 0 || o.cmRate < 0 {
+		return fmt.Errorf("-rounds and -saturated-rounds must be at least 1, -target-rate above 0, -cm-rate 0 or more")
 	}
 	var err error
 	if o.sweep, err = parseSweep(*sweep); err != nil {
