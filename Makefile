@@ -182,6 +182,6 @@ release-publish: ## Push the images as one multi-arch $(IMAGE_REPO):$(VERSION) a
 # against, is test-only weight the product module does not carry.
 BENCH_ARGS ?=
 .PHONY: bench
-bench: envtest-assets ## Run the benchmarks on a local control plane and print the table (about 20 min; BENCH_ARGS=-quick for a smoke run).
+bench: envtest-assets ## Run the benchmarks on a local control plane and print the table (about 30 min; BENCH_ARGS=-quick for a smoke run).
 	cd e2e && go run ./bench $(BENCH_ARGS)
 # ---- end of benchmarks ----
