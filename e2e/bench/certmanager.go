@@ -112,8 +112,10 @@ func runCertManager(ctx context.Context, b *bench) error {
 	// to 1.08 for the same code), and alternating cancels that out of the sums.
 	var antrea, ca, bare certRunResult
 	compares := make([]certRunResult, len(b.opts.compares))
-	// byRound keeps each flow's runs, by the sum they add to.
-	byRound := map[*certRunResult][]certRunResult{}
+	// antreaByRound and caByRound are the two flows' CPU per certificate by round, for the
+	// per-round ratios; offPace names the runs that fell below -cm-rate.
+	var antreaByRound, caByRound []time.Duration
+	var offPace []string
 	for round := range b.opts.cmRounds {
 		type flow struct {
 			name string
@@ -125,11 +127,13 @@ func runCertManager(ctx context.Context, b *bench) error {
 			// bare runs the bare issuer during the flow, in antrea-issuer's place.
 			bare bool
 			sum  *certRunResult
+			// byRound, when set, receives the run's CPU per certificate.
+			byRound *[]time.Duration
 		}
 		def := defaultSetting
 		flows := []flow{
-			{name: "AntreaClusterIssuer (antrea-issuer " + defaultSetting.String() + ")", ref: antreaRef, issuer: &def, sum: &antrea},
-			{name: "CA ClusterIssuer", ref: caRef, issuer: &def, sum: &ca},
+			{name: "AntreaClusterIssuer (antrea-issuer " + defaultSetting.String() + ")", ref: antreaRef, issuer: &def, sum: &antrea, byRound: &antreaByRound},
+			{name: "CA ClusterIssuer", ref: caRef, issuer: &def, sum: &ca, byRound: &caByRound},
 		}
 		if b.opts.cmBare {
 			flows = append(flows, flow{name: "bare issuer (issuer-lib's writes, antrea-issuer's watch and token; antrea-issuer stopped)", ref: bareIssuerRef, bare: true, sum: &bare})
@@ -171,22 +175,17 @@ func runCertManager(ctx context.Context, b *bench) error {
 			b.p.step("  %.2f certificates/s (%s); CPU per certificate %s; cert-manager's requests per certificate %s", r.rate(), ms(r.elapsed), r.cpuPerCert(), r.requestsPerCert())
 			b.p.step("  API server, per certificate: %s", r.api.summary(r.n))
 			*f.sum = f.sum.add(r)
-			byRound[f.sum] = append(byRound[f.sum], r)
-		}
-	}
-	var offPace []string
-	if b.opts.cmRate > 0 {
-		for _, runs := range byRound {
-			for _, r := range runs {
-				if r.rate() < 0.95*b.opts.cmRate {
-					offPace = append(offPace, fmt.Sprintf("%.2f certificates/s", r.rate()))
-				}
+			if f.byRound != nil {
+				*f.byRound = append(*f.byRound, r.cpuPerCertificate())
+			}
+			if belowPace(r.rate(), b.opts.cmRate) {
+				offPace = append(offPace, fmt.Sprintf("%s %.2f certificates/s", f.ref.Kind, r.rate()))
 			}
 		}
 	}
 	var roundRatios []string
-	for i := range min(len(byRound[&antrea]), len(byRound[&ca])) {
-		roundRatios = append(roundRatios, fmt.Sprintf("%.2f", float64(byRound[&antrea][i].cpuPerCertificate())/float64(byRound[&ca][i].cpuPerCertificate())))
+	for i := range antreaByRound {
+		roundRatios = append(roundRatios, fmt.Sprintf("%.2f", float64(antreaByRound[i])/float64(caByRound[i])))
 	}
 	if err := b.ensureIssuer(ctx, defaultSetting); err != nil {
 		return err
@@ -254,10 +253,7 @@ func runCertManager(ctx context.Context, b *bench) error {
 	if b.opts.cmRate > 0 {
 		pace = fmt.Sprintf("created at %g/s", b.opts.cmRate)
 	}
-	v := verdict(cpuRatio <= 1.05, fmt.Sprintf("%.2f/1.05", cpuRatio))
-	if len(offPace) > 0 {
-		v = fmt.Sprintf("NOT MEASURED at the pace: runs at %s (CPU-bound; lower -cm-rate)", strings.Join(offPace, "; "))
-	}
+	v := pacedVerdict(cpuRatio, 1.05, offPace, "-cm-rate")
 	b.r.add(sc, fmt.Sprintf("TARGET: CPU per certificate through cert-manager, AntreaClusterIssuer ÷ cert-manager's CA ClusterIssuer (N=%d × %d rounds, %s, order alternating)", b.opts.cmN, b.opts.cmRounds, pace),
 		fmt.Sprintf("%s / %s = %.2f", ms(antrea.cpuPerCertificate()), ms(ca.cpuPerCertificate()), cpuRatio), "≤ 1.05", v)
 	b.r.add(sc, "  rounds", strings.Join(roundRatios, ", "), "", "")
@@ -552,14 +548,8 @@ func certRun(ctx context.Context, b *bench, ns string, issuer cmmeta.IssuerRefer
 			}
 		})
 	}
-	var interval time.Duration
-	if rate > 0 {
-		interval = time.Duration(float64(time.Second) / rate)
-	}
 	for i := range n {
-		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
-			time.Sleep(d)
-		}
+		waitTurn(start, i, rate)
 		work <- i
 	}
 	close(work)
@@ -573,7 +563,7 @@ func certRun(ctx context.Context, b *bench, ns string, issuer cmmeta.IssuerRefer
 	for {
 		select {
 		case <-done:
-			cpu1 := b.load.cpuSnapshot()
+			cpu := b.load.cpuAboveIdle(cpu0, start)
 			api1, _ := l.apiServerMetrics(ctx)
 			if m0 != nil {
 				m1, _ := b.issuer.metrics()
@@ -585,17 +575,11 @@ func certRun(ctx context.Context, b *bench, ns string, issuer cmmeta.IssuerRefer
 					}
 				}
 			}
-			res := certRunResult{n: n, elapsed: last.Sub(start), cpu: map[string]time.Duration{}, requests: map[string]float64{}, api: apiWorkBetween(api0, api1)}
+			res := certRunResult{n: n, elapsed: last.Sub(start), cpu: cpu, requests: map[string]float64{}, api: apiWorkBetween(api0, api1)}
 			for verb, v := range selfRequests() {
 				res.requests[verb] = v - req0[verb]
 			}
 			res.requests["POST"] -= float64(n) // the benchmark's Certificate creations
-			window := time.Since(start)
-			for name, d := range cpu1 {
-				if d0, ok := cpu0[name]; ok {
-					res.cpu[name] = max(d-d0-time.Duration(b.load.idle[name]*float64(window)), 0)
-				}
-			}
 			return res, nil
 		case <-ctx.Done():
 			return certRunResult{}, ctx.Err()

@@ -237,6 +237,31 @@ func (w *crLoad) cpuSnapshot() map[string]time.Duration {
 	return out
 }
 
+// cpuAboveIdle is each process's CPU time since cpu0, taken at start, less the control plane's
+// idle use over that time: a run is charged only for what it made the processes do.
+func (w *crLoad) cpuAboveIdle(cpu0 map[string]time.Duration, start time.Time) map[string]time.Duration {
+	cpu1 := w.cpuSnapshot()
+	window := time.Since(start)
+	out := map[string]time.Duration{}
+	for name, d := range cpu1 {
+		if d0, ok := cpu0[name]; ok {
+			out[name] = max(d-d0-time.Duration(w.idle[name]*float64(window)), 0)
+		}
+	}
+	return out
+}
+
+// waitTurn sleeps until the i-th of a series paced at rate per second, begun at start, is due
+// (rate 0: at once).
+func waitTurn(start time.Time, i int, rate float64) {
+	if rate <= 0 {
+		return
+	}
+	if d := time.Until(start.Add(time.Duration(float64(i) * float64(time.Second) / rate))); d > 0 {
+		time.Sleep(d)
+	}
+}
+
 func (r *crRunResult) rate() float64 { return float64(r.ready) / r.elapsed.Seconds() }
 
 // busyCores is the CPU the run used above the idle control plane, in cores: near the machine's
@@ -314,16 +339,8 @@ func (w *crLoad) run(ctx context.Context, o crRunOptions) (*crRunResult, error) 
 			}
 		})
 	}
-	var interval time.Duration
-	if o.rate > 0 {
-		interval = time.Duration(float64(time.Second) / o.rate)
-	}
 	for i := range o.n {
-		if interval > 0 {
-			if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
-				time.Sleep(d)
-			}
-		}
+		waitTurn(start, i, o.rate)
 		select {
 		case work <- i:
 		case <-ctx.Done():
@@ -336,23 +353,11 @@ func (w *crLoad) run(ctx context.Context, o crRunOptions) (*crRunResult, error) 
 	if err := watcher.waitAll(ctx, timeout); err != nil {
 		return nil, fmt.Errorf("%s run %s: %w (client errors: %d, first: %v)", o.mode, id, err, errCount.Load(), firstErr)
 	}
-	cpu1 := w.cpuSnapshot()
-	cpuWindow := time.Since(start)
+	res.cpu = w.cpuAboveIdle(cpu0, start)
 	api1, _ := w.l.apiServerMetrics(ctx)
 	res.api = apiWorkBetween(api0, api1)
-	res.cpu = map[string]time.Duration{}
-	for name, d := range cpu1 {
-		if d0, ok := cpu0[name]; ok {
-			res.cpu[name] = d - d0
-		}
-	}
 	ready, failed, last := watcher.results()
 	res.elapsed = last.Sub(start)
-	for name, cores := range w.idle {
-		if d, ok := res.cpu[name]; ok {
-			res.cpu[name] = max(d-time.Duration(cores*float64(cpuWindow)), 0)
-		}
-	}
 	res.failed = len(failed)
 	res.ready = len(ready)
 	res.errors = int(errCount.Load())

@@ -53,6 +53,11 @@ func (r *controllerRun) qpsUse() string {
 
 func (r *controllerRun) ratio() float64 { return r.controller.rate() / r.ceiling.rate() }
 
+// referenceCPU is the mean CPU per request of the reference runs just before and after r.
+func (r *controllerRun) referenceCPU() time.Duration {
+	return (r.refBefore.cpuPerRequest() + r.refAfter.cpuPerRequest()) / 2
+}
+
 // throughputScenario measures, on the same API server:
 //   - the target: antrea-issuer with the default flags against the bare client making issuer-lib's
 //     writes with the controller's watch and token, alternating (reference, antrea-issuer,
@@ -102,11 +107,11 @@ type alternation struct {
 	compares [][]*controllerRun
 }
 
-// cpu is the mean CPU per request of runs and of the references around each.
-func (a *alternation) cpu(runs []*controllerRun) (controller, reference time.Duration) {
+// meanCPU is the mean CPU per request of runs and of the references around each.
+func meanCPU(runs []*controllerRun) (controller, reference time.Duration) {
 	for _, run := range runs {
 		controller += run.controller.cpuPerRequest()
-		reference += (run.refBefore.cpuPerRequest() + run.refAfter.cpuPerRequest()) / 2
+		reference += run.referenceCPU()
 	}
 	k := time.Duration(max(len(runs), 1))
 	return controller / k, reference / k
@@ -116,8 +121,7 @@ func (a *alternation) cpu(runs []*controllerRun) (controller, reference time.Dur
 func ratios(runs []*controllerRun) string {
 	var out []string
 	for _, run := range runs {
-		ref := (run.refBefore.cpuPerRequest() + run.refAfter.cpuPerRequest()) / 2
-		out = append(out, fmt.Sprintf("%.2f", float64(run.controller.cpuPerRequest())/float64(ref)))
+		out = append(out, fmt.Sprintf("%.2f", float64(run.controller.cpuPerRequest())/float64(run.referenceCPU())))
 	}
 	return strings.Join(out, ", ")
 }
@@ -125,12 +129,9 @@ func ratios(runs []*controllerRun) string {
 // offPace lists the runs that fell below 95% of the pace: they were CPU-bound, and their CPU per
 // request includes the contention the pace is there to keep out.
 func (a *alternation) offPace() []string {
-	if a.rate == 0 {
-		return nil
-	}
 	var out []string
 	slow := func(what string, r *crRunResult) {
-		if r.rate() < 0.95*a.rate {
+		if belowPace(r.rate(), a.rate) {
 			out = append(out, fmt.Sprintf("%s %.1f CR/s", what, r.rate()))
 		}
 	}
@@ -146,6 +147,18 @@ func (a *alternation) offPace() []string {
 		}
 	}
 	return out
+}
+
+// belowPace reports whether a run at rate fell below 95% of pace (0: unpaced, never).
+func belowPace(rate, pace float64) bool { return pace > 0 && rate < 0.95*pace }
+
+// pacedVerdict is a target's verdict, or why there is none: runs that fell below the pace (flag)
+// were CPU-bound, which the pace is there to avoid.
+func pacedVerdict(ratio, limit float64, offPace []string, flag string) string {
+	if len(offPace) > 0 {
+		return fmt.Sprintf("NOT MEASURED at the pace: %s fell below it (CPU-bound; lower %s)", strings.Join(offPace, "; "), flag)
+	}
+	return verdict(ratio <= limit, fmt.Sprintf("%.2f/%.2f", ratio, limit))
 }
 
 func (a *alternation) pace() string {
@@ -225,21 +238,20 @@ func runThroughput(ctx context.Context, b *bench) (*throughputScenario, error) {
 
 	// As fast as they go first: its first antrea-issuer run is the one the sweep's rates are
 	// compared with, and after it antrea-issuer's idle cost is measured.
-	for _, rounds := range []struct {
-		n    int
-		rate float64
-		a    **alternation
-	}{{b.opts.saturatedRounds, 0, &ts.saturated}, {b.opts.rounds, b.opts.targetRate, &ts.paced}} {
-		a := &alternation{rate: rounds.rate}
-		*rounds.a = a
-		b.p.step("throughput: %d rounds of antrea-issuer %s %s, each run between two of the reference", rounds.n, defaultSetting, a.pace())
+	ts.saturated, ts.paced = &alternation{}, &alternation{rate: b.opts.targetRate}
+	for _, a := range []*alternation{ts.saturated, ts.paced} {
+		rounds := b.opts.rounds
+		if a == ts.saturated {
+			rounds = b.opts.saturatedRounds
+		}
+		b.p.step("throughput: %d rounds of antrea-issuer %s %s, each run between two of the reference", rounds, defaultSetting, a.pace())
 		ref, err := bare("reference: issuer-lib's writes + the watch + the token", referenceRun(n, conc, a.rate))
 		if err != nil {
 			return nil, err
 		}
 		a.refs = append(a.refs, ref)
 		a.compares = make([][]*controllerRun, len(b.opts.compares))
-		for round := range rounds.n {
+		for round := range rounds {
 			// Every antrea-issuer run sits between two reference runs; the order of the binaries is
 			// reversed every other round so that none always follows the same one.
 			order := []int{-1} // -1: the tree's binary; i: b.opts.compares[i]
@@ -277,10 +289,10 @@ func runThroughput(ctx context.Context, b *bench) (*throughputScenario, error) {
 				run.refAfter = ref
 			}
 		}
-		num, den := a.cpu(a.targets)
+		num, den := meanCPU(a.targets)
 		b.p.step("  %s: CPU per signed request %s / %s = %.2f (rounds %s)", a.pace(), ms(num), ms(den), float64(num)/float64(den), ratios(a.targets))
 		for _, runs := range a.compares {
-			num, den := a.cpu(runs)
+			num, den := meanCPU(runs)
 			b.p.step("  %s: CPU per signed request %s / %s = %.2f (rounds %s)", runs[0].setting.Name, ms(num), ms(den), float64(num)/float64(den), ratios(runs))
 		}
 		if slow := a.offPace(); len(slow) > 0 {
@@ -390,24 +402,21 @@ func (ts *throughputScenario) report(r *report, n, concurrency int) {
 		return out
 	}
 	a := ts.paced
-	num, den := a.cpu(a.targets)
+	num, den := meanCPU(a.targets)
 	ratio := float64(num) / float64(den)
-	v := verdict(ratio <= 1.10, fmt.Sprintf("%.2f/1.10", ratio))
-	if slow := a.offPace(); len(slow) > 0 {
-		v = fmt.Sprintf("NOT MEASURED at the pace: %s fell below it (CPU-bound; lower -target-rate)", strings.Join(slow, "; "))
-	}
+	v := pacedVerdict(ratio, 1.10, a.offPace(), "-target-rate")
 	r.add(sc, fmt.Sprintf("TARGET: CPU per signed request, antrea-issuer default ÷ bare client making issuer-lib's writes with the controller's watch and token, both %s (N=%d × %d rounds, alternating)", a.pace(), n, len(a.targets)),
 		fmt.Sprintf("%s / %s = %.2f", ms(num), ms(den), ratio), "≤ 1.10", v)
 	r.add(sc, "  rounds", ratios(a.targets), "", "")
 	r.add(sc, "  antrea-issuer default, mean of the rounds", "", "", cpu(meanBreakdown(results(a.targets))))
 	r.add(sc, "  the reference, mean of the runs around them", "", "", cpu(meanBreakdown(a.refs)))
 	for _, runs := range a.compares {
-		num, den := a.cpu(runs)
+		num, den := meanCPU(runs)
 		r.add(sc, "  the same ratio for -compare "+runs[0].setting.Binary,
 			fmt.Sprintf("%s / %s = %.2f", ms(num), ms(den), float64(num)/float64(den)), "", "rounds "+ratios(runs)+"; "+cpu(meanBreakdown(results(runs))))
 	}
 	sat := ts.saturated
-	num, den = sat.cpu(sat.targets)
+	num, den = meanCPU(sat.targets)
 	busy := 0.0
 	for _, run := range sat.targets {
 		busy += run.controller.busyCores() / float64(len(sat.targets))
@@ -415,7 +424,7 @@ func (ts *throughputScenario) report(r *report, n, concurrency int) {
 	r.add(sc, fmt.Sprintf("the same ratio %s (N=%d × %d rounds): CPU-bound, %.2f cores busy on average", sat.pace(), n, len(sat.targets), busy),
 		fmt.Sprintf("%s / %s = %.2f", ms(num), ms(den), float64(num)/float64(den)), "", "rounds "+ratios(sat.targets)+"; "+cpu(meanBreakdown(results(sat.targets))))
 	for _, runs := range sat.compares {
-		num, den := sat.cpu(runs)
+		num, den := meanCPU(runs)
 		r.add(sc, "  the same for -compare "+runs[0].setting.Binary,
 			fmt.Sprintf("%s / %s = %.2f", ms(num), ms(den), float64(num)/float64(den)), "", "rounds "+ratios(runs))
 	}

@@ -449,7 +449,7 @@ func replacedCA(iss v1alpha1.Issuer, gens signer.Generations, now time.Time) *x5
 	if old == nil || bytes.Equal(old.Raw, gens.Active.Cert.Raw) {
 		return nil
 	}
-	if st.CA.Next != nil && st.CA.Next.SHA256 == generationOf(gens.Active.Cert).SHA256 {
+	if st.CA.Next != nil && st.CA.Next.SHA256 == sha256Hex(gens.Active.Cert) {
 		return nil
 	}
 	return old

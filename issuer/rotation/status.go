@@ -47,10 +47,9 @@ func desiredCAStatus(cfg issuer.Config, gens signer.Generations, since time.Time
 }
 
 func generationOf(cert *x509.Certificate) *v1alpha1.CAGeneration {
-	sum := sha256.Sum256(cert.Raw)
 	return &v1alpha1.CAGeneration{
 		Subject:   cert.Subject.String(),
-		SHA256:    hex.EncodeToString(sum[:]),
+		SHA256:    sha256Hex(cert),
 		NotBefore: metav1.NewTime(cert.NotBefore.UTC()),
 		NotAfter:  metav1.NewTime(cert.NotAfter.UTC()),
 		// The certificate lets the CA clients trust stay trusted when the Secret no longer holds
@@ -174,4 +173,10 @@ func newStatusApply(iss v1alpha1.Issuer, status *issuerac.IssuerStatusApplyConfi
 		ObjectMetaApplyConfiguration: meta,
 		Status:                       status,
 	}
+}
+
+// sha256Hex is a CA certificate's SHA-256 as status.ca records it.
+func sha256Hex(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
+	return hex.EncodeToString(sum[:])
 }
